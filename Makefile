@@ -1,0 +1,50 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else they need
+# (a virtual environment with pinned packages) they install themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BUILD := .build
+LINKED := $(BUILD)/linked
+SANITY_ROOT := $(BUILD)/sanity
+export ANSIBLE_COLLECTIONS_PATH := $(abspath $(LINKED))
+export PYTHONPATH := $(abspath tests)
+
+.PHONY: test demo bench bench-smoke pytest sanity lint venv collection clean
+
+test: pytest sanity lint
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt tests/requirements.txt tests/constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make PYTHON=python3.11 ...")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r tests/requirements.txt -c tests/constraints.txt
+	@touch $@
+
+collection: venv
+	@$(BIN)/python tests/utils/stage_collection.py link $(LINKED) >/dev/null
+
+pytest: collection
+	$(BIN)/python -m pytest
+
+# ansible-test needs the collection under ansible_collections/<ns>/<name> and, offline,
+# a local stand-in for the get-pip.py it would download (see tests/utils/get_pip.py).
+sanity: venv
+	@pipver=$$($(BIN)/python tests/utils/ansible_test_pip_version.py) && \
+	  mkdir -p $$HOME/.ansible/test/cache && \
+	  cp tests/utils/get_pip.py $$HOME/.ansible/test/cache/get_pip_$$(echo $$pipver | tr . _).py
+	@dest=$$($(BIN)/python tests/utils/stage_collection.py copy $(SANITY_ROOT)) && cd $$dest && \
+	  PATH=$(abspath $(BIN)):$$PATH ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
+
+lint: collection
+	PATH=$(abspath $(BIN)):$$PATH ansible-lint --profile production
+
+demo: collection
+	$(BIN)/python tests/demo.py
+
+bench: collection
+	$(BIN)/pip install --quiet --disable-pip-version-check matplotlib==3.11.2
+	$(BIN)/python tests/benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(BUILD) tests/output .emulator
