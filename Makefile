@@ -2,7 +2,7 @@
 # (a virtual environment with pinned packages) they install themselves.
 PYTHON ?= python3
 VENV := .venv
-BIN := $(VENV)/bin
+BIN := $(abspath $(VENV))/bin
 BUILD := .build
 LINKED := $(BUILD)/linked
 SANITY_ROOT := $(BUILD)/sanity
@@ -34,10 +34,10 @@ sanity: venv
 	  mkdir -p $$HOME/.ansible/test/cache && \
 	  cp tests/utils/get_pip.py $$HOME/.ansible/test/cache/get_pip_$$(echo $$pipver | tr . _).py
 	@dest=$$($(BIN)/python tests/utils/stage_collection.py copy $(SANITY_ROOT)) && cd $$dest && \
-	  PATH=$(abspath $(BIN)):$$PATH ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
+	  PATH=$(BIN):$$PATH ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
 
 lint: collection
-	PATH=$(abspath $(BIN)):$$PATH ansible-lint --profile production
+	PATH=$(BIN):$$PATH ansible-lint --profile production
 
 demo: collection
 	$(BIN)/python tests/demo.py

@@ -1,7 +1,8 @@
 """Lay the repository out as ``ansible_collections/mimecast_mse/sync_engine``.
 
 ansible-test insists on running from inside that path (it resolves symlinks), so
-sanity gets a copy of the files git knows about (tracked and untracked, minus ignored).
+sanity gets a copy of the files git knows about (tracked and untracked, minus ignored),
+in a git repository of its own.
 ansible-playbook is happy with a symlink, which keeps tests on the live code.
 """
 from __future__ import annotations
@@ -32,6 +33,10 @@ def stage_copy(repo: str, root: str) -> str:
         target = os.path.join(dest, path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copy2(os.path.join(repo, path), target)
+    # ansible-test lists files with git from the nearest repository; without one of its
+    # own the copy would be seen through the outer checkout, where .build/ is ignored.
+    subprocess.run(["git", "init", "--quiet"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "--all"], cwd=dest, check=True)
     return dest
 
 

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mimecast_mse.sync_engine
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Retry and concurrency policy for the Exchange Online admin API.
+
+Every policy decision lives here: how long to wait before a retry, how to read
+Retry-After, and how many batches may be in flight. Exchange Online publishes no
+throttling budget, so concurrency is found at run time: grow while requests come back
+clean, halve when the tenant answers 429 (additive increase, multiplicative decrease).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+
+# Attempts per request before a transient error (5xx, dropped connection) is final.
+MAX_TRANSIENT_ATTEMPTS = 6
+# Attempts per request that may be answered 429 before giving up on it.
+MAX_THROTTLED_ATTEMPTS = 30
+# Longest single wait we accept from Retry-After or backoff, in seconds.
+MAX_WAIT = 120.0
+
+
+def parse_retry_after(value, default=1.0):
+    """Return the wait in seconds that a Retry-After header asks for.
+
+    The header is either a number of seconds or an HTTP date; anything unreadable
+    falls back to ``default``. The result is clamped to [0.1, MAX_WAIT].
+    """
+    if value is None or value == "":
+        return default
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        try:
+            seconds = email.utils.parsedate_to_datetime(str(value)).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            seconds = default
+    return min(max(seconds, 0.1), MAX_WAIT)
+
+
+def backoff_delay(attempt, base=0.5, cap=30.0):
+    """Exponential backoff with full jitter for the given 1-based attempt number."""
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class AdaptiveConcurrency:
+    """How many batches may be in flight at once (AIMD).
+
+    ``limit`` grows by one after a full round of clean batches (one per slot), and
+    halves on throttling, at most once per ``cool_down`` seconds so that one burst of
+    429s arriving together counts as one signal. Not thread-safe: the dispatcher that
+    owns it is single-threaded.
+    """
+
+    def __init__(self, initial=4, minimum=1, maximum=32, cool_down=2.0, clock=time.monotonic):
+        self.minimum = minimum
+        self.maximum = max(maximum, minimum)
+        self.limit = float(min(max(initial, minimum), self.maximum))
+        self.cool_down = cool_down
+        self.peak = int(self.limit)
+        self.decreases = 0
+        self._clock = clock
+        self._clean = 0
+        self._last_decrease = None
+
+    @property
+    def slots(self):
+        """The whole number of batches allowed in flight now."""
+        return int(self.limit)
+
+    def record_clean(self):
+        """A batch came back without throttling."""
+        self._clean += 1
+        if self._clean >= self.slots and self.limit < self.maximum:
+            self.limit = min(self.maximum, self.limit + 1)
+            self.peak = max(self.peak, self.slots)
+            self._clean = 0
+
+    def record_throttled(self):
+        """A batch (or part of it) was answered 429."""
+        self._clean = 0
+        now = self._clock()
+        if self._last_decrease is not None and now - self._last_decrease < self.cool_down:
+            return
+        self._last_decrease = now
+        self.limit = max(float(self.minimum), self.limit / 2)
+        self.decreases += 1
+
+
+class CoolDown:
+    """Per request class (read, write) time before which nothing of that class is sent.
+
+    Exchange budgets writes tighter than reads, so a 429 on a write must not stall the
+    reads that are still within budget.
+    """
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._until = {}
+
+    def hold(self, request_class, seconds):
+        """Send nothing of ``request_class`` for ``seconds`` from now."""
+        until = self._clock() + seconds
+        if until > self._until.get(request_class, 0.0):
+            self._until[request_class] = until
+
+    def ready(self, request_class):
+        """True when requests of this class may be sent now."""
+        return self._clock() >= self._until.get(request_class, 0.0)
+
+    def wait_time(self, request_class):
+        """Seconds until this class may be sent again (0 when ready)."""
+        return max(0.0, self._until.get(request_class, 0.0) - self._clock())
