@@ -15,6 +15,8 @@ import os
 import threading
 import traceback
 
+from ansible.module_utils.basic import env_fallback
+
 try:
     import requests
 except ImportError:
@@ -31,6 +33,10 @@ except ImportError:
 else:
     MSAL_IMPORT_ERROR = None
 
+class AuthError(Exception):
+    """Getting a token failed; the message names the cause and the fix."""
+
+
 # cloud name -> (Entra ID authority host, Exchange Online base URL)
 CLOUDS = {
     "commercial": ("https://login.microsoftonline.com", "https://outlook.office365.com"),
@@ -38,6 +44,45 @@ CLOUDS = {
     "dod": ("https://login.microsoftonline.us", "https://outlook-dod.office365.us"),
     "china": ("https://login.partner.microsoftonline.cn", "https://outlook.office365.cn"),
 }
+
+# Shared by every module that talks to Exchange Online; documented in the
+# mimecast_mse.sync_engine.exo_auth doc fragment. The env fallbacks are the names AWX/AAP's
+# "Microsoft Azure Resource Manager" credential injects.
+AUTH_ARGUMENT_SPEC = dict(
+    tenant=dict(type="str", required=True, fallback=(env_fallback, ["AZURE_TENANT"])),
+    client_id=dict(type="str", fallback=(env_fallback, ["AZURE_CLIENT_ID"])),
+    client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["AZURE_SECRET"])),
+    certificate_path=dict(type="path", fallback=(env_fallback, ["AZURE_CERTIFICATE_PATH"])),
+    certificate_password=dict(type="str", no_log=True, fallback=(env_fallback, ["AZURE_CERTIFICATE_PASSWORD"])),
+    access_token=dict(type="str", no_log=True),
+    cloud=dict(type="str", default="commercial", choices=["commercial", "gcc_high", "dod", "china"]),
+    login_url=dict(type="str"),
+    exchange_url=dict(type="str"),
+    validate_certs=dict(type="bool", default=True),
+    ca_path=dict(type="path"),
+    timeout=dict(type="int", default=60),
+)
+AUTH_MUTUALLY_EXCLUSIVE = [("client_secret", "certificate_path", "access_token")]
+AUTH_REQUIRED_ONE_OF = [("client_secret", "certificate_path", "access_token")]
+
+
+def check_auth_params(params):
+    """Problems with the auth options that the argument spec cannot express."""
+    if not params.get("access_token") and not params.get("client_id"):
+        raise AuthError("client_id is required with client_secret or certificate_path (or set AZURE_CLIENT_ID): "
+                        "it is the Application (client) ID of the app registration")
+    if params.get("ca_path") and not os.path.isfile(params["ca_path"]):
+        raise AuthError("ca_path %s does not exist or is not a file" % params["ca_path"])
+    if params.get("timeout") is not None and params["timeout"] <= 0:
+        raise AuthError("timeout must be a positive number of seconds")
+
+
+def tls_verify(params):
+    """What requests needs for ``verify=``: False, a CA bundle path, or True."""
+    if not params.get("validate_certs", True):
+        return False
+    return params.get("ca_path") or True
+
 
 # AADSTS code -> what the admin should do about it.
 AADSTS_FIXES = {
@@ -54,10 +99,6 @@ AADSTS_FIXES = {
     "700024": "the client assertion is not within its valid time range: check the clock of the control node",
     "7000112": "the application is disabled in the tenant",
 }
-
-
-class AuthError(Exception):
-    """Getting a token failed; the message names the cause and the fix."""
 
 
 class VerifiedHttpClient:

@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mimecast_mse.sync_engine
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which mailboxes a run touches, and who the trustee is.
+
+Scope is every mailbox by default (as the seed's ``Get-Mailbox -ResultSize unlimited``),
+narrowed on the server by ``recipient_type_details`` and an OPATH ``filter``, or given
+as an explicit list; then ``exclude`` and a JMESPath ``query`` narrow it here. Only a
+few fields of each mailbox are kept, so a 100,000-mailbox tenant fits in little memory.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner, Call
+
+try:
+    import jmespath
+except ImportError:
+    jmespath = None
+    JMESPATH_IMPORT_ERROR = traceback.format_exc()
+else:
+    JMESPATH_IMPORT_ERROR = None
+
+ADDRESS_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Listing restarts allowed when the server refuses an expired next-page link.
+MAX_LISTING_RESTARTS = 3
+MAILBOX_RECIPIENT_TYPES = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "SchedulingMailbox",
+                           "LinkedMailbox", "TeamMailbox", "DiscoveryMailbox")
+
+
+class SelectionError(Exception):
+    """The scope or trustee cannot be used; the message says what to fix."""
+
+
+class Mailbox:
+    """What a run needs to know about one mailbox."""
+
+    __slots__ = ("identity", "address")
+
+    def __init__(self, identity, address):
+        self.identity = identity  # Guid: stable, unlike Name (a GUID-like string since 2022)
+        self.address = address    # primary SMTP address, for people to read
+
+
+def identities_of(record):
+    """Every lower-cased name a mailbox or recipient record answers to."""
+    names = set()
+    for field in ("Guid", "ExternalDirectoryObjectId", "PrimarySmtpAddress", "UserPrincipalName", "Alias",
+                  "Identity", "Name", "WindowsEmailAddress"):
+        value = record.get(field)
+        if value:
+            names.add(str(value).lower())
+    for address in record.get("EmailAddresses") or []:
+        address = str(address)
+        if address.lower().startswith("smtp:"):
+            names.add(address[5:].lower())
+    return names
+
+
+def mailbox_from_record(record):
+    """Keep only the identity and address of a Get-Mailbox record."""
+    address = record.get("PrimarySmtpAddress") or record.get("UserPrincipalName") or str(record.get("Identity"))
+    return Mailbox(str(record.get("Guid") or record.get("ExternalDirectoryObjectId") or address), address)
+
+
+def compile_query(expression):
+    """Compile a JMESPath expression, or explain what is wrong with it."""
+    if not expression:
+        return None
+    try:
+        return jmespath.compile(expression)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise SelectionError("query is not a valid JMESPath expression: %s. Fix the expression; it is evaluated "
+                             "against each mailbox record, e.g. \"Department == 'Sales'\"." % str(exc).splitlines()[0])
+
+
+def check_address(option, value):
+    """Fail early on something that cannot be a UPN or SMTP address."""
+    if not ADDRESS_RE.match(value or ""):
+        raise SelectionError("%s %r is not an e-mail address or UPN. Fix: give the address as user@domain, "
+                             "e.g. svc-mse@contoso.onmicrosoft.com." % (option, value))
+
+
+class Trustee:
+    """The account that receives FullAccess, as Exchange knows it."""
+
+    def __init__(self, record):
+        self.upn = record.get("UserPrincipalName") or record.get("PrimarySmtpAddress")
+        self.address = record.get("PrimarySmtpAddress") or self.upn
+        self.guid = record.get("Guid")
+        self.names = identities_of(record)
+
+    def matches(self, user):
+        """True when a permission row's User names this trustee (case-insensitive)."""
+        return str(user or "").lower() in self.names
+
+
+def resolve_trustee(client, user):
+    """Look the trustee up; it must be a mailbox-enabled recipient."""
+    try:
+        record = client.invoke("Get-Mailbox", {"Identity": user}).value
+    except ExoError as exc:
+        if exc.kind != "not_found":
+            raise
+        record = []
+    if record:
+        return Trustee(record[0])
+    try:
+        recipient = client.invoke("Get-Recipient", {"Identity": user}).value
+    except ExoError as exc:
+        if exc.kind != "not_found":
+            raise
+        recipient = []
+    if recipient:
+        kind = recipient[0].get("RecipientTypeDetails") or recipient[0].get("RecipientType") or "a recipient"
+        raise SelectionError("user %s exists in Exchange Online as %s but has no mailbox. The MSE service account must be "
+                             "mailbox-enabled: give it an Exchange Online licence (or pick an account that has a mailbox)."
+                             % (user, kind))
+    raise SelectionError("user %s was not found in Exchange Online. Fix: use the UPN or primary SMTP address of the MSE "
+                         "service account's mailbox." % user)
+
+
+class Scope:
+    """Client-side narrowing: exclude list, JMESPath query, and the trustee's own mailbox."""
+
+    def __init__(self, exclude, query, trustee):
+        self.exclude = {str(name).lower() for name in exclude or []}
+        self.query = compile_query(query)
+        self.trustee = trustee
+        self.listed = 0
+        self.excluded = 0
+        self.unmatched_excludes = set(self.exclude)
+
+    def admit(self, record):
+        """Return a Mailbox for a record in scope, None (counted) for one left out."""
+        self.listed += 1
+        names = identities_of(record)
+        hit = names & self.exclude
+        if hit:
+            self.unmatched_excludes -= hit
+            self.excluded += 1
+            return None
+        if self.trustee.guid and record.get("Guid") == self.trustee.guid:
+            # The trustee owns its mailbox (NT AUTHORITY\SELF); a grant to itself means nothing.
+            self.excluded += 1
+            return None
+        if self.query is not None and not self.query.search(record):
+            self.excluded += 1
+            return None
+        return mailbox_from_record(record)
+
+
+def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None, page_size=1000):
+    """Every mailbox in scope, listed on the server (paged) and narrowed by ``scope``.
+
+    An expired next-page link restarts the listing; mailboxes already seen are not
+    counted twice.
+    """
+    parameters = {"ResultSize": "Unlimited"}
+    if recipient_type_details:
+        parameters["RecipientTypeDetails"] = list(recipient_type_details)
+    if opath_filter:
+        parameters["Filter"] = opath_filter
+    selected, seen = [], set()
+    for attempt in range(MAX_LISTING_RESTARTS + 1):
+        try:
+            for page in client.iter_pages("Get-Mailbox", parameters, page_size=page_size):
+                for record in page.value:
+                    key = str(record.get("Guid") or record.get("PrimarySmtpAddress"))
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    mailbox = scope.admit(record)
+                    if mailbox is not None:
+                        selected.append(mailbox)
+            return selected
+        except ExoError as exc:
+            if exc.kind == "next_link_expired" and attempt < MAX_LISTING_RESTARTS:
+                continue
+            if exc.kind == "bad_request" and opath_filter:
+                raise SelectionError("Exchange Online rejected the listing: %s. Fix: check the OPATH filter %r "
+                                     "(for example \"Department -eq 'Sales'\")." % (exc.message, opath_filter))
+            raise
+    raise SelectionError("the mailbox listing could not be completed")  # pragma: no cover - loop always returns or raises
+
+
+def resolve_listed(client, scope, identities, max_concurrency=8):
+    """Look up an explicit list of mailboxes; returns (mailboxes, unknown identities, errors)."""
+    found, unknown, errors = {}, [], []
+
+    def settle(call, outcome):
+        if isinstance(outcome, ExoError):
+            if outcome.kind == "not_found":
+                unknown.append(call.context)
+            else:
+                errors.append("%s: %s" % (call.context, outcome.message))
+        elif not outcome.value:
+            unknown.append(call.context)
+        else:
+            record = outcome.value[0]
+            key = str(record.get("Guid") or record.get("PrimarySmtpAddress"))
+            if key not in found:
+                found[key] = record
+
+    runner = BatchRunner(client, max_concurrency=max_concurrency)
+    for identity in identities:
+        runner.submit(Call("Get-Mailbox", {"Identity": identity}, settle, context=identity))
+    runner.run()
+    mailboxes = [mailbox for mailbox in (scope.admit(record) for record in found.values()) if mailbox is not None]
+    return mailboxes, sorted(unknown), errors

@@ -1,0 +1,357 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mimecast_mse.sync_engine
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: o365_mailbox_fullaccess
+short_description: Grant or revoke FullAccess on Exchange Online mailboxes for a service account
+version_added: 1.0.0
+description:
+  - Makes sure a service account (the trustee O(user)) holds, or no longer holds, C(FullAccess) on every selected
+    Exchange Online mailbox, as the Mimecast Synchronization Engine needs.
+  - The modern replacement for C(Get-Mailbox -ResultSize unlimited | Add-MailboxPermission -User svc -AccessRights FullAccess
+    -InheritanceType All). It runs on the control node and speaks the Exchange Online admin REST API (C(InvokeCommand),
+    C($batch)) with app-only tokens from MSAL; no PowerShell is involved.
+  - Mailboxes are listed in pages of 1000, their permissions are read and changed in batches of ten, and batches run
+    concurrently with a concurrency that grows while the tenant answers cleanly and halves when it throttles.
+    C(Retry-After) is honoured; throttled, failed (5xx) and dropped requests are retried; tokens are renewed during long runs.
+  - A grant counts when C(FullAccess) is among the row's AccessRights, it is not a Deny, not inherited, and the row names
+    the trustee (UPN or SMTP address, in any case). SELF, group and orphaned-SID rows are ignored.
+  - Every selected mailbox ends up either confirmed or listed in RV(failed_mailboxes) with its reason; the task fails if
+    any mailbox failed. One mailbox's failure never stops the others.
+  - With O(state_file), grants verified recently are trusted without a request, so an onboarding run costs the listing
+    plus the new mailboxes.
+author:
+  - mimecast_mse.sync_engine contributors
+extends_documentation_fragment:
+  - mimecast_mse.sync_engine.exo_auth
+attributes:
+  check_mode:
+    support: full
+    description: Reads permissions and reports exactly which mailboxes would change; sends no Add or Remove.
+  diff_mode:
+    support: full
+    description: Shows each mailbox that changes (or would change), up to O(report_limit) of them.
+  platform:
+    platforms: posix
+    description: Runs on the control node (with C(delegate_to) V(localhost)), not on a Windows host.
+options:
+  user:
+    description:
+      - The trustee, the MSE service account's mailbox, as its UPN or primary SMTP address.
+      - It must be a mailbox-enabled recipient; the module fails before any change if it is not.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) grants FullAccess where it is missing; V(absent) revokes the trustee's explicit FullAccess
+        everywhere in scope (decommissioning).
+    type: str
+    default: present
+    choices: [present, absent]
+  mailboxes:
+    description:
+      - Only these mailboxes (UPN, SMTP address, alias or GUID) instead of every mailbox. The fast path for onboarding
+        a few new users.
+      - If any of them does not exist, the module fails before any change and names them.
+      - Mutually exclusive with O(filter) and O(recipient_type_details).
+    type: list
+    elements: str
+  recipient_type_details:
+    description:
+      - Only mailboxes of these types, for example V(UserMailbox), V(SharedMailbox), V(RoomMailbox), V(EquipmentMailbox).
+        Evaluated by Exchange Online.
+    type: list
+    elements: str
+  filter:
+    description:
+      - An OPATH filter evaluated by Exchange Online, as for C(Get-Mailbox -Filter), for example V(Department -eq 'Sales').
+    type: str
+  exclude:
+    description:
+      - Mailboxes never touched, by UPN, SMTP address (primary or proxy), alias or GUID, in any case.
+      - The trustee's own mailbox is always left out.
+    type: list
+    elements: str
+    default: []
+  query:
+    description:
+      - A JMESPath expression evaluated on each mailbox record returned by C(Get-Mailbox); mailboxes for which it is
+        false or empty are left out. For selections OPATH cannot express, for example
+        V(contains(EmailAddresses, 'smtp:archive@contoso.com') == `false`).
+    type: str
+  auto_mapping:
+    description:
+      - AutoMapping of new grants. Leave it V(false) for a service account, otherwise Outlook opens every granted mailbox
+        for it (Microsoft KB 2646504). The seed's command used the API default, V(true).
+      - AutoMapping of an existing grant cannot be read back, so existing grants are left alone unless
+        O(recreate_existing=true).
+    type: bool
+    default: false
+  inheritance_type:
+    description:
+      - InheritanceType of new grants.
+    type: str
+    default: All
+    choices: [All, None, Children, Descendents, SelfAndChildren]
+  recreate_existing:
+    description:
+      - Remove and re-add grants that already exist, so that O(auto_mapping) and O(inheritance_type) apply to them.
+      - Every existing grant is reported as changed, so use it once, not in a recurring job.
+    type: bool
+    default: false
+  state_file:
+    description:
+      - A local JSON file recording the mailboxes whose grant this module verified or made, and when.
+      - With O(state=present), a mailbox verified less than O(state_max_age) hours ago is trusted without a request.
+        A grant removed by someone else is therefore noticed only when its record ages out.
+      - Records are kept per tenant and trustee; records of revoked or failed mailboxes are dropped. Not written in check mode.
+    type: path
+  state_max_age:
+    description:
+      - Hours after which a record in O(state_file) is verified again against Exchange Online.
+      - V(0) verifies everything while still updating the file.
+    type: int
+    default: 168
+  replication_wait:
+    description:
+      - Seconds to keep retrying a listed mailbox that Exchange Online still answers as not found (a new mailbox can take
+        minutes to replicate) before it is reported as failed.
+    type: int
+    default: 120
+  max_concurrency:
+    description:
+      - Upper bound of C($batch) requests in flight at once. The module starts lower and adapts to throttling.
+    type: int
+    default: 16
+  report_limit:
+    description:
+      - At most this many mailboxes are listed in RV(changed_mailboxes) and the diff; counts are always complete and
+        RV(failed_mailboxes) is never shortened. V(0) means no limit.
+    type: int
+    default: 1000
+seealso:
+  - name: Add-MailboxPermission
+    description: The cmdlet this module calls for each missing grant.
+    link: https://learn.microsoft.com/powershell/module/exchange/add-mailboxpermission
+  - name: App-only authentication in Exchange Online
+    description: How to register the app this module authenticates as.
+    link: https://learn.microsoft.com/powershell/exchange/app-only-auth-powershell-v2
+'''
+
+EXAMPLES = r'''
+- name: Grant the MSE service account FullAccess on every mailbox (client secret from AWX's Azure credential)
+  mimecast_mse.sync_engine.o365_mailbox_fullaccess:
+    user: svc-mse@contoso.com
+  delegate_to: localhost
+  run_once: true
+
+- name: Same, authenticating with a certificate, and only user and shared mailboxes
+  mimecast_mse.sync_engine.o365_mailbox_fullaccess:
+    user: svc-mse@contoso.com
+    tenant: contoso.onmicrosoft.com
+    client_id: 00000000-0000-0000-0000-000000000000
+    certificate_path: /etc/ansible/secrets/mse-app.pfx
+    certificate_password: "{{ vault_mse_app_pfx_password }}"
+    recipient_type_details: [UserMailbox, SharedMailbox]
+    exclude:
+      - ceo@contoso.com
+  delegate_to: localhost
+  run_once: true
+
+- name: Onboarding CI - just the new users' mailboxes
+  mimecast_mse.sync_engine.o365_mailbox_fullaccess:
+    user: svc-mse@contoso.com
+    tenant: "{{ tenant_id }}"
+    client_id: "{{ app_id }}"
+    client_secret: "{{ vault_app_secret }}"
+    mailboxes: "{{ new_users | map(attribute='mail') | list }}"
+  delegate_to: localhost
+
+- name: Nightly - every mailbox, but only re-read grants older than a week
+  mimecast_mse.sync_engine.o365_mailbox_fullaccess:
+    user: svc-mse@contoso.com
+    state_file: /var/lib/awx/mse/fullaccess-state.json
+    state_max_age: 168
+  delegate_to: localhost
+  run_once: true
+
+- name: Decommission - revoke the service account everywhere
+  mimecast_mse.sync_engine.o365_mailbox_fullaccess:
+    user: svc-mse@contoso.com
+    state: absent
+  delegate_to: localhost
+  run_once: true
+'''
+
+RETURN = r'''
+trustee:
+  description: The trustee as Exchange Online resolved it.
+  returned: when the trustee was resolved
+  type: dict
+  sample: {"user_principal_name": "svc-mse@contoso.com", "primary_smtp_address": "svc-mse@contoso.com"}
+counts:
+  description:
+    - Where every mailbox ended up. C(selected) = C(unchanged) + C(changed) + C(failed).
+    - C(changed) counts grants made (V(present)) or revoked (V(absent)); in check mode, those that would be.
+    - C(verified_from_state) is the part of C(unchanged) trusted from O(state_file) without a request.
+  returned: when the trustee was resolved
+  type: dict
+  sample: {"listed": 1200, "excluded": 2, "selected": 1198, "unchanged": 1190, "verified_from_state": 1000,
+           "changed": 8, "failed": 0}
+changed_mailboxes:
+  description: Primary SMTP addresses of the mailboxes changed (or that would be, in check mode), at most O(report_limit).
+  returned: when the trustee was resolved
+  type: list
+  elements: str
+  sample: ["new.user@contoso.com"]
+changed_mailboxes_truncated:
+  description: True when RV(changed_mailboxes) was cut at O(report_limit); RV(counts) has the full number.
+  returned: when the trustee was resolved
+  type: bool
+failed_mailboxes:
+  description: Every mailbox that could not be brought to the desired state, with the reason.
+  returned: when the trustee was resolved
+  type: list
+  elements: dict
+  sample: [{"mailbox": "room-12@contoso.com", "reason": "Add-MailboxPermission failed: ..."}]
+requests:
+  description: What the run cost against the tenant's throttling budget.
+  returned: always
+  type: dict
+  sample: {"http_requests": 140, "batches": 120, "throttled": 3, "retries": 3, "token_renewals": 0,
+           "by_cmdlet": {"Get-Mailbox": 3, "Get-MailboxPermission": 1198, "Add-MailboxPermission": 8},
+           "peak_concurrency": 12}
+'''
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth import (
+    AUTH_ARGUMENT_SPEC,
+    AUTH_MUTUALLY_EXCLUSIVE,
+    AUTH_REQUIRED_ONE_OF,
+    MSAL_IMPORT_ERROR,
+    REQUESTS_IMPORT_ERROR,
+    AuthError,
+    check_auth_params,
+)
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError, connect, explain_error
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_grants import GrantEngine
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
+    JMESPATH_IMPORT_ERROR,
+    Scope,
+    SelectionError,
+    check_address,
+    compile_query,
+    list_mailboxes,
+    resolve_listed,
+    resolve_trustee,
+)
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import StateFileError, VerifiedGrants
+
+
+def argument_spec():
+    """Options of this module plus the shared Exchange Online auth options."""
+    spec = dict(
+        user=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        mailboxes=dict(type="list", elements="str"),
+        recipient_type_details=dict(type="list", elements="str"),
+        filter=dict(type="str"),
+        exclude=dict(type="list", elements="str", default=[]),
+        query=dict(type="str"),
+        auto_mapping=dict(type="bool", default=False),
+        inheritance_type=dict(type="str", default="All", choices=["All", "None", "Children", "Descendents", "SelfAndChildren"]),
+        recreate_existing=dict(type="bool", default=False),
+        state_file=dict(type="path"),
+        state_max_age=dict(type="int", default=168),
+        replication_wait=dict(type="int", default=120),
+        max_concurrency=dict(type="int", default=16),
+        report_limit=dict(type="int", default=1000),
+    )
+    spec.update(AUTH_ARGUMENT_SPEC)
+    return spec
+
+
+def check_params(params):
+    """Fail on bad input before anything is sent."""
+    check_auth_params(params)
+    check_address("user", params["user"])
+    compile_query(params["query"])
+    if params["mailboxes"] is not None and not [name for name in params["mailboxes"] if name and name.strip()]:
+        raise SelectionError("mailboxes is empty. Fix: list at least one mailbox, or leave mailboxes out to select every mailbox.")
+    for name in ("state_max_age", "replication_wait", "report_limit"):
+        if params[name] < 0:
+            raise SelectionError("%s must be 0 or more" % name)
+    if not 1 <= params["max_concurrency"] <= 64:
+        raise SelectionError("max_concurrency must be between 1 and 64")
+
+
+def select_mailboxes(client, params, scope):
+    """The mailboxes in scope: an explicit list (all must exist) or a server-side listing."""
+    if params["mailboxes"] is None:
+        return list_mailboxes(client, scope, params["recipient_type_details"], params["filter"])
+    names = list(dict.fromkeys(name.strip() for name in params["mailboxes"] if name and name.strip()))
+    mailboxes, unknown, errors = resolve_listed(client, scope, names, max_concurrency=params["max_concurrency"])
+    if unknown:
+        raise SelectionError("these mailboxes do not exist in Exchange Online: %s. Nothing was changed. Fix: correct or "
+                             "remove them from mailboxes (new mailboxes may take a few minutes to appear)." % ", ".join(unknown))
+    if errors:
+        raise SelectionError("could not look up every mailbox in mailboxes, so nothing was changed: %s" % "; ".join(errors))
+    return mailboxes
+
+
+def run_module():
+    """Parse options, build the pieces, run the plan, report."""
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        mutually_exclusive=AUTH_MUTUALLY_EXCLUSIVE + [("mailboxes", "filter"), ("mailboxes", "recipient_type_details")],
+        required_one_of=AUTH_REQUIRED_ONE_OF,
+        supports_check_mode=True,
+    )
+    for library, error in (("msal", MSAL_IMPORT_ERROR), ("requests", REQUESTS_IMPORT_ERROR), ("jmespath", JMESPATH_IMPORT_ERROR)):
+        if error:
+            module.fail_json(msg=missing_required_lib(library), exception=error)
+    params = module.params
+    client = None
+    try:
+        check_params(params)
+        client = connect(params, pool_size=params["max_concurrency"])
+        trustee = resolve_trustee(client, params["user"])
+        scope = Scope(params["exclude"], params["query"], trustee)
+        mailboxes = select_mailboxes(client, params, scope)
+        verified = None
+        if params["state_file"]:
+            verified = VerifiedGrants(params["state_file"], params["tenant"], trustee.upn, params["state_max_age"] * 3600)
+        runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
+        engine = GrantEngine(
+            runner, trustee, state=params["state"], check_mode=module.check_mode, auto_mapping=params["auto_mapping"],
+            inheritance_type=params["inheritance_type"], recreate=params["recreate_existing"],
+            replication_wait=params["replication_wait"], verified=verified,
+        )
+        report = engine.run(mailboxes)
+        if verified is not None and not module.check_mode:
+            verified.save()
+    except (AuthError, SelectionError, StateFileError) as exc:
+        module.fail_json(msg=str(exc), requests=client.stats.as_dict(client.tokens.renewals) if client else {})
+    except ExoError as exc:
+        module.fail_json(msg=explain_error(exc), requests=client.stats.as_dict(client.tokens.renewals) if client else {})
+
+    result = build_result(params, trustee, scope, report, runner, client, check_mode=module.check_mode, diff=module._diff)
+    if report.failed:
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+def main():
+    """Module entry point."""
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
