@@ -87,8 +87,9 @@ class AdaptiveConcurrency:
         if self._last_decrease is not None and now - self._last_decrease < self.cool_down:
             return
         self._last_decrease = now
-        self.limit = max(float(self.minimum), self.limit / 2)
-        self.decreases += 1
+        if self.limit > self.minimum:
+            self.limit = max(float(self.minimum), self.limit / 2)
+            self.decreases += 1
 
 
 class CoolDown:

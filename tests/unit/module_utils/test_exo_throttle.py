@@ -1,0 +1,83 @@
+"""Retry-After parsing and the adaptive concurrency policy."""
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_throttle import (
+    MAX_WAIT,
+    AdaptiveConcurrency,
+    CoolDown,
+    backoff_delay,
+    parse_retry_after,
+)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.mark.parametrize("value, expected", [("3", 3.0), ("0.5", 0.5), (None, 1.0), ("", 1.0), ("soon", 1.0),
+                                             ("0", 0.1), ("100000", MAX_WAIT)])
+def test_retry_after_seconds(value, expected):
+    assert parse_retry_after(value) == expected
+
+
+def test_retry_after_http_date():
+    in_ten = email.utils.formatdate(time.time() + 10, usegmt=True)
+    assert 8 <= parse_retry_after(in_ten) <= 10
+
+
+def test_backoff_grows_and_is_capped():
+    assert 0.25 <= backoff_delay(1) <= 0.5
+    assert 2 <= backoff_delay(4) <= 4
+    assert backoff_delay(50) <= 30
+
+
+def test_concurrency_grows_one_per_clean_round():
+    limiter = AdaptiveConcurrency(initial=4, maximum=6, clock=FakeClock())
+    for _ in range(4):
+        limiter.record_clean()
+    assert limiter.slots == 5
+    for _ in range(5):
+        limiter.record_clean()
+    assert limiter.slots == 6
+    for _ in range(50):
+        limiter.record_clean()
+    assert limiter.slots == 6
+    assert limiter.peak == 6
+
+
+def test_concurrency_halves_once_per_burst_and_never_below_minimum():
+    clock = FakeClock()
+    limiter = AdaptiveConcurrency(initial=16, maximum=32, cool_down=2.0, clock=clock)
+    limiter.record_throttled()
+    limiter.record_throttled()  # same burst: one signal
+    assert limiter.slots == 8
+    clock.now += 3
+    limiter.record_throttled()
+    assert limiter.slots == 4
+    for _ in range(10):
+        clock.now += 3
+        limiter.record_throttled()
+    assert limiter.slots == 1
+    assert limiter.decreases == 4
+
+
+def test_cool_down_holds_one_class_only():
+    clock = FakeClock()
+    cool = CoolDown(clock=clock)
+    cool.hold("write", 5)
+    assert not cool.ready("write")
+    assert cool.ready("read")
+    assert cool.wait_time("write") == 5
+    cool.hold("write", 1)  # a shorter hold never shortens a longer one
+    assert cool.wait_time("write") == 5
+    clock.now += 5
+    assert cool.ready("write")
