@@ -33,6 +33,7 @@ except ImportError:
 else:
     MSAL_IMPORT_ERROR = None
 
+
 class AuthError(Exception):
     """Getting a token failed; the message names the cause and the fix."""
 

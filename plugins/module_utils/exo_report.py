@@ -39,7 +39,7 @@ def build_result(params, trustee, scope, report, runner, client, check_mode=Fals
     verb = "granted" if params["state"] == "present" else "revoked"
     prefix = "would be " if check_mode else ""
     requests = client.stats.as_dict(client.tokens.renewals)
-    requests["peak_concurrency"] = runner.limiter.peak
+    requests["peak_concurrency"] = runner.peak_concurrency
     result = {
         "changed": bool(report.changed),
         "trustee": {"user_principal_name": trustee.upn, "primary_smtp_address": trustee.address},

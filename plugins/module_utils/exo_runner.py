@@ -9,8 +9,10 @@ the adaptive limit allows, and hands every call's final answer to its handler, w
 may submit follow-up calls. All bookkeeping happens on the dispatcher thread; worker
 threads only do HTTP, so handlers need no locks.
 
-Retried here: sub-requests answered 429 (after their Retry-After, holding back only
-their class: reads or writes), transient errors and expired tokens (with backoff).
+Retried here: sub-requests answered 429 (each after its Retry-After), transient errors
+and expired tokens (with backoff). A 429 also halves the concurrency of its class (reads
+and writes are budgeted apart); once a class is down to one batch in flight, a 429
+holds the whole class for its Retry-After.
 A call whose retries run out, or that fails for good, reaches its handler as an
 ExoError: nothing is dropped.
 """
@@ -38,6 +40,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_throt
 
 # Errors that mean the whole run cannot succeed (wrong token, missing role).
 FATAL_KINDS = ("unauthorized", "forbidden")
+CLASSES = ("write", "read")
 RETRYABLE_KINDS = ("transient", "unauthorized")
 
 
@@ -70,7 +73,9 @@ class BatchRunner:
     def __init__(self, client, max_concurrency=16, initial_concurrency=4, clock=time.monotonic, sleep=time.sleep):
         self.client = client
         self.max_concurrency = max_concurrency
-        self.limiter = AdaptiveConcurrency(initial=initial_concurrency, maximum=max_concurrency, clock=clock)
+        # Reads and writes have separate budgets, so each class finds its own concurrency.
+        self.limiters = {klass: AdaptiveConcurrency(initial=initial_concurrency, maximum=max_concurrency, clock=clock)
+                         for klass in CLASSES}
         self.cool = CoolDown(clock=clock)
         self._clock = clock
         self._sleep = sleep
@@ -96,16 +101,18 @@ class BatchRunner:
             call = heapq.heappop(self._delayed)[2]
             self._ready[call.request_class].append(call)
 
-    def _take_batch(self):
-        """Up to ten ready calls; writes first so mailboxes finish and free memory early."""
+    def _take_batch(self, klass):
+        """Up to ten ready calls of one class (each class has its own budget and limit)."""
+        queue = self._ready[klass]
         calls = []
-        for klass in ("write", "read"):
-            queue = self._ready[klass]
-            if not self.cool.ready(klass):
-                continue
-            while queue and len(calls) < MAX_BATCH_SIZE:
-                calls.append(queue.popleft())
+        while queue and len(calls) < MAX_BATCH_SIZE:
+            calls.append(queue.popleft())
         return calls
+
+    @property
+    def peak_concurrency(self):
+        """Most batches the limits allowed in flight at once, reads and writes together."""
+        return sum(limiter.peak for limiter in self.limiters.values())
 
     def _pending(self):
         return any(self._ready.values()) or bool(self._delayed)
@@ -124,18 +131,21 @@ class BatchRunner:
 
     def run(self):
         """Dispatch until every submitted call (and every follow-up) is settled."""
-        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="exo-batch") as pool:
+        with ThreadPoolExecutor(max_workers=2 * self.max_concurrency, thread_name_prefix="exo-batch") as pool:
             in_flight = {}
+            busy = dict.fromkeys(CLASSES, 0)
             while True:
                 self._release_due()
-                while self.aborted is None and len(in_flight) < self.limiter.slots:
-                    calls = self._take_batch()
-                    if not calls:
-                        break
-                    for call in calls:
-                        call.attempts += 1
-                    future = pool.submit(self.client.batch, [(index, c.cmdlet, c.parameters) for index, c in enumerate(calls)])
-                    in_flight[future] = calls
+                for klass in CLASSES:
+                    while self.aborted is None and busy[klass] < self.limiters[klass].slots and self.cool.ready(klass):
+                        calls = self._take_batch(klass)
+                        if not calls:
+                            break
+                        for call in calls:
+                            call.attempts += 1
+                        future = pool.submit(self.client.batch, [(index, c.cmdlet, c.parameters) for index, c in enumerate(calls)])
+                        in_flight[future] = (klass, calls)
+                        busy[klass] += 1
                 if not in_flight and not self._pending():
                     break
                 if in_flight:
@@ -144,11 +154,13 @@ class BatchRunner:
                     self._sleep(self._wait_time())
                     done = ()
                 for future in done:
-                    self._settle(in_flight.pop(future), future)
+                    klass, calls = in_flight.pop(future)
+                    busy[klass] -= 1
+                    self._settle(self.limiters[klass], calls, future)
                 if self.aborted is not None:
                     self._fail_queued()
 
-    def _settle(self, calls, future):
+    def _settle(self, limiter, calls, future):
         try:
             answers, throttled = future.result()
         except ExoError as exc:
@@ -156,7 +168,7 @@ class BatchRunner:
                 self._abort(exc, calls)
                 return
             if exc.kind == "throttled":
-                self.limiter.record_throttled()
+                limiter.record_throttled()
             for call in calls:
                 self._retry_or_fail(call, exc)
             return
@@ -171,7 +183,9 @@ class BatchRunner:
                 sub_throttled = True
                 call.throttled += 1
                 call.attempts -= 1  # throttling is not the call's fault; it has its own budget
-                self.cool.hold(call.request_class, outcome.retry_after)
+                if limiter.slots <= limiter.minimum:
+                    # Sending slower is no longer possible: hold the whole class as asked.
+                    self.cool.hold(call.request_class, outcome.retry_after)
                 if call.throttled >= MAX_THROTTLED_ATTEMPTS:
                     call.handler(call, outcome)
                 else:
@@ -183,9 +197,9 @@ class BatchRunner:
             else:
                 call.handler(call, outcome)
         if throttled or sub_throttled:
-            self.limiter.record_throttled()
+            limiter.record_throttled()
         else:
-            self.limiter.record_clean()
+            limiter.record_clean()
 
     def _retry_or_fail(self, call, error):
         if error.kind in RETRYABLE_KINDS + ("throttled",) and call.attempts < MAX_TRANSIENT_ATTEMPTS:

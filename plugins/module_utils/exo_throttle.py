@@ -6,7 +6,7 @@
 Every policy decision lives here: how long to wait before a retry, how to read
 Retry-After, and how many batches may be in flight. Exchange Online publishes no
 throttling budget, so concurrency is found at run time: grow while requests come back
-clean, halve when the tenant answers 429 (additive increase, multiplicative decrease).
+clean, shrink when the tenant answers 429 (additive increase, multiplicative decrease).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ import time
 MAX_TRANSIENT_ATTEMPTS = 6
 # Attempts per request that may be answered 429 before giving up on it.
 MAX_THROTTLED_ATTEMPTS = 30
+# How much the concurrency shrinks on throttling. Gentler than halving: a token-bucket
+# budget is used fully as long as the offered rate stays above it.
+DECREASE_FACTOR = 0.7
 # Longest single wait we accept from Retry-After or backoff, in seconds.
 MAX_WAIT = 120.0
 
@@ -51,7 +54,7 @@ class AdaptiveConcurrency:
     """How many batches may be in flight at once (AIMD).
 
     ``limit`` grows by one after a full round of clean batches (one per slot), and
-    halves on throttling, at most once per ``cool_down`` seconds so that one burst of
+    shrinks by DECREASE_FACTOR on throttling, at most once per ``cool_down`` seconds so that one burst of
     429s arriving together counts as one signal. Not thread-safe: the dispatcher that
     owns it is single-threaded.
     """
@@ -88,7 +91,7 @@ class AdaptiveConcurrency:
             return
         self._last_decrease = now
         if self.limit > self.minimum:
-            self.limit = max(float(self.minimum), self.limit / 2)
+            self.limit = max(float(self.minimum), self.limit * DECREASE_FACTOR)
             self.decreases += 1
 
 

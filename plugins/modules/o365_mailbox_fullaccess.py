@@ -25,7 +25,7 @@ description:
   - With O(state_file), grants verified recently are trusted without a request, so an onboarding run costs the listing
     plus the new mailboxes.
 author:
-  - mimecast_mse.sync_engine contributors
+  - mimecast_mse.sync_engine contributors (@mimecast-mse)
 extends_documentation_fragment:
   - mimecast_mse.sync_engine.exo_auth
 attributes:
@@ -36,6 +36,7 @@ attributes:
     support: full
     description: Shows each mailbox that changes (or would change), up to O(report_limit) of them.
   platform:
+    support: full
     platforms: posix
     description: Runs on the control node (with C(delegate_to) V(localhost)), not on a Windows host.
 options:

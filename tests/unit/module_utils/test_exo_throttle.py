@@ -7,6 +7,7 @@ import time
 import pytest
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_throttle import (
+    DECREASE_FACTOR,
     MAX_WAIT,
     AdaptiveConcurrency,
     CoolDown,
@@ -42,32 +43,35 @@ def test_backoff_grows_and_is_capped():
 
 def test_concurrency_grows_one_per_clean_round():
     limiter = AdaptiveConcurrency(initial=4, maximum=6, clock=FakeClock())
-    for _ in range(4):
+    for dummy in range(4):
         limiter.record_clean()
     assert limiter.slots == 5
-    for _ in range(5):
+    for dummy in range(5):
         limiter.record_clean()
     assert limiter.slots == 6
-    for _ in range(50):
+    for dummy in range(50):
         limiter.record_clean()
     assert limiter.slots == 6
     assert limiter.peak == 6
 
 
-def test_concurrency_halves_once_per_burst_and_never_below_minimum():
+def test_concurrency_shrinks_once_per_burst_and_never_below_minimum():
     clock = FakeClock()
     limiter = AdaptiveConcurrency(initial=16, maximum=32, cool_down=2.0, clock=clock)
     limiter.record_throttled()
     limiter.record_throttled()  # same burst: one signal
-    assert limiter.slots == 8
+    assert limiter.slots == int(16 * DECREASE_FACTOR)
     clock.now += 3
     limiter.record_throttled()
-    assert limiter.slots == 4
-    for _ in range(10):
+    assert limiter.slots == int(16 * DECREASE_FACTOR ** 2)
+    for dummy in range(20):
         clock.now += 3
         limiter.record_throttled()
     assert limiter.slots == 1
-    assert limiter.decreases == 4
+    clock.now += 3
+    decreases = limiter.decreases
+    limiter.record_throttled()
+    assert limiter.decreases == decreases  # at the floor nothing shrinks
 
 
 def test_cool_down_holds_one_class_only():
