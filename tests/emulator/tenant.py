@@ -452,19 +452,19 @@ class Tenant:
         aces.extend(Ace(user, rights, deny=deny, inherited=True, sid=_sid(seed, user)) for user, rights, deny in INHERITED_ROWS)
         if not mailbox.seeded:
             return aces
-        roll = _hash01(seed, index, "extras")
-        if roll < 0.10:
+        if _hash01(seed, index, "group") < 0.10:
             aces.append(Ace("Helpdesk Team", ("FullAccess",), sid=_sid(seed, "helpdesk"), auto_mapping=False))
-        if 0.10 <= roll < 0.13:
-            aces.append(Ace(ORPHAN_SID_PREFIX + str(5000 + index % 4000), ("FullAccess",),
-                            sid=ORPHAN_SID_PREFIX + str(5000 + index % 4000)))
-        if 0.13 <= roll < 0.19 and len(self.mailboxes) > 1:
+        if _hash01(seed, index, "orphan") < 0.05:
+            orphan = ORPHAN_SID_PREFIX + str(5000 + index % 4000)
+            aces.append(Ace(orphan, ("FullAccess",), sid=orphan))
+        if _hash01(seed, index, "delegate") < 0.06 and self.seeded_count > 1:
             other = self.mailboxes[1 + int(_hash01(seed, index, "other") * (self.seeded_count - 1))]
             if other is not mailbox:
                 aces.append(Ace(other.upn, ("FullAccess",), sid=_sid(seed, other.guid), auto_mapping=True))
-        if 0.19 <= roll < 0.21 and index:
+        svc_roll = _hash01(seed, index, "svc")
+        if index and svc_roll < 0.02:
             aces.append(Ace(self.service_account_upn, ("ReadPermission",), sid=_sid(seed, "svc")))
-        if 0.21 <= roll < 0.22 and index:
+        elif index and svc_roll < 0.03:
             aces.append(Ace(self.service_account_upn, ("FullAccess",), deny=True, sid=_sid(seed, "svc")))
         if self.granted_fraction and self.granted_user and index and _hash01(seed, index, "granted") < self.granted_fraction:
             if not (self.granted_key and self.mailboxes[0].guid == self.granted_key and index == 0):

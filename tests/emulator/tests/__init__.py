@@ -1,0 +1,2 @@
+"""Tests of the Exchange Online emulator."""
+from __future__ import annotations

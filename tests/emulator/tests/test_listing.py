@@ -1,0 +1,159 @@
+"""Get-Mailbox and Get-Recipient: identity, paging, ResultSize, RecipientTypeDetails, OPATH."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from emulator.cmdlets import RESULT_SIZE_WARNING
+
+
+def test_records_are_realistic(exo_client):
+    record = exo_client.call("Get-Mailbox", {"Identity": "svc-mse@contoso.onmicrosoft.com"})["value"][0]
+    for key in ("Identity", "Name", "Alias", "DisplayName", "UserPrincipalName", "PrimarySmtpAddress", "EmailAddresses",
+                "RecipientType", "RecipientTypeDetails", "Guid", "ExternalDirectoryObjectId", "ExchangeGuid", "Department",
+                "CustomAttribute1", "WhenCreated", "HiddenFromAddressListsEnabled"):
+        assert key in record
+    assert record["UserPrincipalName"] == "Svc-MSE@contoso.onmicrosoft.com"
+    assert record["EmailAddresses"][0] == "SMTP:Svc-MSE@contoso.onmicrosoft.com"
+    assert len(record) >= 25 and len(json.dumps(record)) > 1500
+
+
+def test_identity_forms_resolve_case_insensitively(exo_client):
+    mailboxes, _warnings, _pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})
+    target = next(m for m in mailboxes if m["RecipientTypeDetails"] == "UserMailbox" and len(m["EmailAddresses"]) > 1)
+    forms = [target["Guid"], target["ExternalDirectoryObjectId"], target["UserPrincipalName"].upper(),
+             target["PrimarySmtpAddress"].lower(), target["EmailAddresses"][1].split(":", 1)[1], target["Alias"].upper(),
+             target["Name"]]
+    for form in forms:
+        assert exo_client.call("Get-Mailbox", {"Identity": form})["value"][0]["Guid"] == target["Guid"], form
+
+
+def test_paging_with_nextlink_keeps_creation_order(exo, exo_client):
+    first, _w, pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=1000)
+    assert pages == 1 and len(first) == 250
+    items, warnings, pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=40)
+    assert pages == 7 and not warnings
+    assert [m["Guid"] for m in items] == [m["Guid"] for m in first]
+    assert items[0]["UserPrincipalName"] == "Svc-MSE@contoso.onmicrosoft.com"
+    data = exo_client.call("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=100)
+    link = data["@odata.nextLink"]
+    assert link.startswith("%s/adminapi/beta/%s/InvokeCommand?%%24skiptoken=" % (exo.info["exchange_url"],
+                                                                                exo_client.tenant))
+    new = exo.control.add_mailboxes(2)
+    assert [m["Guid"] for m in exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})[0][-2:]] == \
+        [m["Guid"] for m in new]
+
+
+def test_nextlink_expires(exo, exo_client):
+    body = {"ResultSize": "Unlimited"}
+    link = exo_client.call("Get-Mailbox", body, page_size=10)["@odata.nextLink"]
+    assert exo_client.invoke("Get-Mailbox", body, url=link, page_size=10).status_code == 200
+    exo.control.add_faults({"kind": "expire_nextlinks"})
+    response = exo_client.invoke("Get-Mailbox", body, url=link, page_size=10)
+    assert response.status_code == 400
+    detail = response.json()["error"]["details"][0]["message"]
+    assert "InvalidSkipTokenException" in detail and "expired" in detail
+    exo.control.config(nextlink_ttl=0.5)
+    link = exo_client.call("Get-Mailbox", body, page_size=10)["@odata.nextLink"]
+    time.sleep(0.7)
+    assert exo_client.invoke("Get-Mailbox", body, url=link, page_size=10).status_code == 400
+    exo.control.config(nextlink_ttl=300)
+    link = exo_client.call("Get-Mailbox", body, page_size=10)["@odata.nextLink"]
+    other = exo_client.invoke("Get-Mailbox", {"ResultSize": 100}, url=link, page_size=10)
+    assert other.status_code == 400 and "different request" in other.text
+
+
+def test_result_size_default_1000_with_warning(exo, exo_client):
+    exo.control.add_mailboxes(800)
+    data = exo_client.call("Get-Mailbox")
+    assert len(data["value"]) == 1000 and "@odata.nextLink" not in data
+    assert data["@adminapi.warnings"] == [RESULT_SIZE_WARNING]
+    items, warnings, pages = exo_client.list_all("Get-Mailbox", page_size=300)
+    assert len(items) == 1000 and pages == 4 and warnings == [RESULT_SIZE_WARNING]
+    items, warnings, _pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "unlimited"})
+    assert len(items) == 1050 and not warnings
+    data = exo_client.call("Get-Mailbox", {"ResultSize": 10})
+    assert len(data["value"]) == 10 and data["@adminapi.warnings"]
+    assert "@adminapi.warnings" not in exo_client.call("Get-Mailbox", {"ResultSize": 2000})
+
+
+def test_recipient_type_details(exo_client):
+    everything, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})
+    types = {m["RecipientTypeDetails"] for m in everything}
+    assert {"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "DiscoveryMailbox"} <= types
+    shared, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited",
+                                                         "RecipientTypeDetails": ["SharedMailbox", "RoomMailbox"]})
+    assert shared and {m["RecipientTypeDetails"] for m in shared} == {"SharedMailbox", "RoomMailbox"}
+    assert len(shared) == sum(m["RecipientTypeDetails"] in ("SharedMailbox", "RoomMailbox") for m in everything)
+    response = exo_client.invoke("Get-Mailbox", {"RecipientTypeDetails": ["Sharedbox"]})
+    assert response.status_code == 400 and "ParameterBindingException" in response.text
+
+
+@pytest.mark.parametrize("expression,check", [
+    ("RecipientTypeDetails -eq 'SharedMailbox'", lambda m: m["RecipientTypeDetails"] == "SharedMailbox"),
+    ("Department -eq 'sales' -and RecipientTypeDetails -ne 'SharedMailbox'",
+     lambda m: m["Department"] == "Sales" and m["RecipientTypeDetails"] != "SharedMailbox"),
+    ("(Department -eq 'Sales') -or (Department -eq \"Legal\")", lambda m: m["Department"] in ("Sales", "Legal")),
+    ("-not (Department -like 'S*')", lambda m: not m["Department"].lower().startswith("s")),
+    ("PrimarySmtpAddress -like '*shared*'", lambda m: "shared" in m["PrimarySmtpAddress"].lower()),
+    ("UserPrincipalName -notlike 'a*'", lambda m: not m["UserPrincipalName"].lower().startswith("a")),
+    ("CustomAttribute1 -eq 'MSE'", lambda m: m["CustomAttribute1"] == "MSE"),
+    ("CustomAttribute1 -eq $null", lambda m: not m["CustomAttribute1"]),
+    ("HiddenFromAddressListsEnabled -eq $true", lambda m: m["HiddenFromAddressListsEnabled"]),
+    ("DisplayName -like '*O''Brien*' -or Alias -eq 'svc-mse'", lambda m: "o'brien" in m["DisplayName"].lower()
+     or m["Alias"] == "svc-mse"),
+    ("WhenCreated -gt '2022-06-01'", lambda m: m["WhenCreated"] > "2022-06-01"),
+    ("{Name -eq 'svc-mse'}", lambda m: m["Name"] == "svc-mse"),
+])
+def test_opath_filter(exo_client, expression, check):
+    everything, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})
+    expected = [m["Guid"] for m in everything if check(m)]
+    found, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited", "Filter": expression}, page_size=50)
+    assert [m["Guid"] for m in found] == expected
+    assert expected or "O''Brien" in expression
+
+
+@pytest.mark.parametrize("expression,reason", [
+    ("Department -eq ", "Invalid filter syntax"),
+    ("Department -equals 'x'", "Invalid filter syntax"),
+    ("(Department -eq 'x'", "Invalid filter syntax"),
+    ("Department -eq 'unterminated", "Invalid filter syntax"),
+    ("Colour -eq 'red'", "'Colour' is not a recognized filterable property"),
+])
+def test_bad_filter(exo_client, expression, reason):
+    response = exo_client.invoke("Get-Mailbox", {"Filter": expression})
+    assert response.status_code == 400
+    detail = response.json()["error"]["details"][0]["message"]
+    code, exception, text = detail.split("|", 2)
+    assert code.startswith("Ex") and exception == "Microsoft.Exchange.Management.Tasks.ParserException"
+    assert text.startswith("Cannot bind parameter 'Filter'") and reason in text
+
+
+def test_get_recipient_includes_non_mailboxes(exo_client):
+    items, _w, _p = exo_client.list_all("Get-Recipient", {"ResultSize": "Unlimited"})
+    types = {r["RecipientTypeDetails"] for r in items}
+    assert {"MailUser", "GuestMailUser", "MailContact", "MailUniversalSecurityGroup", "MailUniversalDistributionGroup",
+            "UserMailbox"} <= types
+    assert len(items) == 257
+    user = exo_client.call("Get-Recipient", {"Identity": "mailuser1@contoso.onmicrosoft.com"})["value"][0]
+    assert user["RecipientTypeDetails"] == "MailUser" and user["RecipientType"] == "MailUser"
+    assert exo_client.invoke("Get-Mailbox", {"Identity": "mailuser1@contoso.onmicrosoft.com"}).status_code == 404
+    groups = exo_client.call("Get-Recipient", {"RecipientTypeDetails": "MailUniversalSecurityGroup"})["value"]
+    assert {g["Name"] for g in groups} == {"Helpdesk Team", "sec-group"}
+    contact = exo_client.call("Get-Recipient", {"Identity": "john.partner@fabrikam.com"})["value"][0]
+    assert contact["RecipientTypeDetails"] == "MailContact"
+
+
+def test_identity_not_found_is_404(exo_client):
+    response = exo_client.invoke("Get-Mailbox", {"Identity": "nobody@contoso.onmicrosoft.com"})
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert error["code"] == "NotFound" and error["message"] == "Error executing cmdlet"
+    assert error["details"][0]["message"] == (
+        "Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't be "
+        "performed because object 'nobody@contoso.onmicrosoft.com' couldn't be found on "
+        "'AMSPR01A005DC01.EURPR01A005.prod.outlook.com'.")
+    assert "innererror" in error
+    assert exo_client.invoke("Get-Recipient", {"Identity": "nobody"}).status_code == 404
