@@ -35,8 +35,8 @@ class AuthError(Exception):
         """The Entra-style JSON error body."""
         trace, correlation = str(uuid.uuid4()), str(uuid.uuid4())
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-        description = "AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s" % (self.code, self.text, trace,
-                                                                                       correlation, stamp)
+        description = "AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s" % (
+            self.code, self.text, trace, correlation, stamp)
         return {"error": self.error, "error_description": description, "error_codes": [self.code], "timestamp": stamp,
                 "trace_id": trace, "correlation_id": correlation, "error_uri": "https://login.microsoftonline.com/error?code=%d"
                 % self.code}

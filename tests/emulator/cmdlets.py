@@ -88,8 +88,8 @@ def _enum(parameter, type_name, value, names):
             return name
     raise binding("Cannot bind parameter '%s' to the target. Exception setting \"%s\": \"Cannot convert value \"%s\" to type "
                   "\"%s\". Error: \"Unable to match the identifier name %s to a valid enumerator name. Specify one of the "
-                  "following enumerator names and try again: %s\"\"" % (parameter, parameter, value, type_name, value,
-                                                                         ", ".join(names)))
+                  "following enumerator names and try again: %s\"\"" % (
+                      parameter, parameter, value, type_name, value, ", ".join(names)))
 
 
 def _as_list(value):

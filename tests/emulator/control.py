@@ -78,15 +78,15 @@ def spawn(state_dir, options, timeout=120.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise EmulatorError("the emulator exited with %s; see %s" % (process.returncode,
-                                                                       os.path.join(state_dir, "emulator.log")))
+            raise EmulatorError("the emulator exited with %s; see %s" % (
+                process.returncode, os.path.join(state_dir, "emulator.log")))
         info = read_info(state_dir)
         if info and info.get("pid") == process.pid and EmulatorControl(info).healthy():
             return process, info
         time.sleep(0.05)
     process.terminate()
-    raise EmulatorError("the emulator did not answer within %.0f s; see %s" % (timeout, os.path.join(state_dir,
-                                                                                                   "emulator.log")))
+    raise EmulatorError("the emulator did not answer within %.0f s; see %s" % (
+        timeout, os.path.join(state_dir, "emulator.log")))
 
 
 def stop_state_dir(state_dir, timeout=15.0):

@@ -47,6 +47,14 @@ def _tokens(text):
     return tokens
 
 
+def _either(left, right):
+    return lambda r: left(r) or right(r)
+
+
+def _both(left, right):
+    return lambda r: left(r) and right(r)
+
+
 class _Parser:
     def __init__(self, text):
         self.text = text
@@ -74,16 +82,14 @@ class _Parser:
         node = self.parse_and()
         while self.peek()[0] == "op" and self.peek()[1].lower() == "-or":
             self.take()
-            left, right = node, self.parse_and()
-            node = (lambda left, right: lambda r: left(r) or right(r))(left, right)
+            node = _either(node, self.parse_and())
         return node
 
     def parse_and(self):
         node = self.parse_unary()
         while self.peek()[0] == "op" and self.peek()[1].lower() == "-and":
             self.take()
-            left, right = node, self.parse_unary()
-            node = (lambda left, right: lambda r: left(r) and right(r))(left, right)
+            node = _both(node, self.parse_unary())
         return node
 
     def parse_unary(self):

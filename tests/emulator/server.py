@@ -268,7 +268,7 @@ class Engine:
 
 def _page_size(prefer):
     for part in str(prefer or "").split(","):
-        name, _, value = part.strip().partition("=")
+        name, _sep, value = part.strip().partition("=")
         if name.strip().lower() == "odata.maxpagesize":
             try:
                 return min(max(int(value.strip()), 1), 1000)
@@ -292,8 +292,8 @@ def transient_body(status, exception):
         "Microsoft.Exchange.Data.Storage.StorageTransientException": "Cannot open mailbox. The server is busy; try again later.",
         "Microsoft.Exchange.Data.Directory.DCOverloadedException": "The domain controller is overloaded; try again later.",
     }.get(exception, "A transient server error occurred; try again later.")
-    code = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}.get(status,
-                                                                                                            "Error")
+    codes = {500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
+    code = codes.get(status, "Error")
     message = "Ex9F3A8D|%s|%s" % (exception, text)
     return {"error": {"code": code, "message": "Error executing cmdlet",
                       "details": [{"code": "Ex9F3A8D", "target": "", "message": message}],
@@ -429,7 +429,7 @@ class Handler(BaseHTTPRequestHandler):
         basic = self.headers.get("Authorization", "")
         if basic[:6].lower() == "basic ":
             try:
-                client_id, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
+                client_id, _sep, secret = base64.b64decode(basic[6:]).decode().partition(":")
                 form.setdefault("client_id", unquote(client_id))
                 form.setdefault("client_secret", unquote(secret))
             except ValueError:
@@ -524,8 +524,8 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(requests, list) or not requests:
             return 400, {}, _batch_error("The batch request body must be {\"requests\": [...]} with at least one request."), delay
         if len(requests) > MAX_BATCH:
-            return 400, {}, _batch_error("The batch request contains %d requests; the maximum is %d." % (len(requests),
-                                                                                                        MAX_BATCH)), delay
+            text = "The batch request contains %d requests; the maximum is %d." % (len(requests), MAX_BATCH)
+            return 400, {}, _batch_error(text), delay
         ids = [str(item.get("id")) if isinstance(item, dict) else None for item in requests]
         if None in ids or len(set(ids)) != len(ids):
             return 400, {}, _batch_error("Every request in a batch needs a unique id."), delay

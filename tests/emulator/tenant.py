@@ -7,6 +7,7 @@ read, so a 100,000-mailbox tenant starts in seconds: only changed ACLs are store
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import random
 import threading
@@ -251,6 +252,7 @@ class Ace:
                 "Deny": self.deny, "InheritanceType": self.inheritance, "AutoMapping": self.auto_mapping}
 
 
+@functools.lru_cache(maxsize=8192)
 def _sid(seed, key):
     value = int(_hash01(seed, "sid", key) * 2 ** 30)
     return "S-1-5-21-1078081533-%d-%d-%d" % (value % 999999999, value % 87654321, 1000 + value % 900000)
@@ -390,7 +392,7 @@ class Tenant:
         created = []
         with self.lock:
             now = datetime.datetime.now(datetime.timezone.utc)
-            specs = list(specs or []) + [{} for _ in range(int(count or 0))]
+            specs = list(specs or []) + [{} for _index in range(int(count or 0))]
             for spec in specs:
                 self.added_counter += 1
                 guids = self._guids()

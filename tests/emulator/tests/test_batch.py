@@ -25,8 +25,8 @@ def test_batch_of_mixed_results(exo, exo_client):
         assert response.status_code == 200
         answers = {item["id"]: item for item in response.json()["responses"]}
         assert [item["id"] for item in response.json()["responses"]] == ["1", "2", "3", "4", "5", "6"]
-        assert {key: item["status"] for key, item in answers.items()} == {"1": 200, "2": 200, "3": 400, "4": 404, "5": 403,
-                                                                           "6": 400}
+        expected = {"1": 200, "2": 200, "3": 400, "4": 404, "5": 403, "6": 400}
+        assert {key: item["status"] for key, item in answers.items()} == expected
         assert answers["2"]["body"]["value"][0]["User"] == "Svc-MSE@contoso.onmicrosoft.com"
         assert "ManagementObjectNotFoundException" in answers["3"]["body"]["error"]["details"][0]["message"]
         assert "body" not in answers["5"] and answers["5"]["headers"]["x-ms-diagnostics"]

@@ -113,14 +113,14 @@ def test_load_many_connections(exo, exo_client):
     def worker():
         session = requests.Session()
         try:
-            for _ in range(10):
+            for _index in range(10):
                 response = session.post(exo_client.invoke_url, json=body, headers=headers, verify=exo_client.verify,
                                         timeout=60)
                 done.append(response.status_code)
         except requests.RequestException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=worker) for _ in range(150)]
+    threads = [threading.Thread(target=worker) for _index in range(150)]
     started = time.monotonic()
     for thread in threads:
         thread.start()

@@ -39,8 +39,8 @@ def test_paging_with_nextlink_keeps_creation_order(exo, exo_client):
     assert items[0]["UserPrincipalName"] == "Svc-MSE@contoso.onmicrosoft.com"
     data = exo_client.call("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=100)
     link = data["@odata.nextLink"]
-    assert link.startswith("%s/adminapi/beta/%s/InvokeCommand?%%24skiptoken=" % (exo.info["exchange_url"],
-                                                                                exo_client.tenant))
+    prefix = "%s/adminapi/beta/%s/InvokeCommand?%%24skiptoken=" % (exo.info["exchange_url"], exo_client.tenant)
+    assert link.startswith(prefix)
     new = exo.control.add_mailboxes(2)
     assert [m["Guid"] for m in exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})[0][-2:]] == \
         [m["Guid"] for m in new]

@@ -14,8 +14,8 @@ def test_writes_are_throttled_before_reads(exo, exo_client):
     exo.control.config(read_rate=50, read_burst=20, write_rate=2, write_burst=3)
     guid = exo_client.call("Get-Mailbox", {"ResultSize": 1})["value"][0]["Guid"]
     writes = [exo_client.invoke("Add-MailboxPermission", {"Identity": guid, "User": SVC, "AccessRights": ["FullAccess"]})
-              for _ in range(6)]
-    reads = [exo_client.invoke("Get-MailboxPermission", {"Identity": guid}) for _ in range(6)]
+              for _index in range(6)]
+    reads = [exo_client.invoke("Get-MailboxPermission", {"Identity": guid}) for _index in range(6)]
     assert [r.status_code for r in writes].count(429) >= 2
     assert all(r.status_code == 200 for r in reads)
     throttled = next(r for r in writes if r.status_code == 429)
@@ -41,7 +41,7 @@ def test_concurrency_cap(exo, exo_client):
         results.append(session.post(exo_client.invoke_url, json=exo_client.body("Get-Mailbox", {"ResultSize": 1}),
                                     headers=exo_client.headers(token), verify=exo_client.verify, timeout=30))
 
-    threads = [threading.Thread(target=one) for _ in range(6)]
+    threads = [threading.Thread(target=one) for _index in range(6)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -58,7 +58,7 @@ def test_concurrency_cap(exo, exo_client):
 def test_latency_range(exo, exo_client):
     exo.control.config(latency_ms=100, latency_ms_max=150)
     times = []
-    for _ in range(4):
+    for _index in range(4):
         started = time.monotonic()
         exo_client.call("Get-Mailbox", {"ResultSize": 1})
         times.append(time.monotonic() - started)
@@ -83,7 +83,7 @@ def test_status_fault_with_count_and_cmdlet(exo, exo_client):
 
 def test_drop_fault(exo, exo_client):
     exo.control.add_faults({"kind": "drop", "count": 2})
-    for _ in range(2):
+    for _index in range(2):
         with pytest.raises(requests.ConnectionError):
             exo_client.invoke("Get-Mailbox", {"ResultSize": 1})
     assert exo_client.invoke("Get-Mailbox", {"ResultSize": 1}).status_code == 200
@@ -102,11 +102,11 @@ def test_slow_fault(exo, exo_client):
 
 def test_throttle_fault_and_probability(exo, exo_client):
     exo.control.add_faults({"kind": "throttle", "count": 2, "retry_after": 3})
-    responses = [exo_client.invoke("Get-Mailbox", {"ResultSize": 1}) for _ in range(3)]
+    responses = [exo_client.invoke("Get-Mailbox", {"ResultSize": 1}) for _index in range(3)]
     assert [r.status_code for r in responses] == [429, 429, 200]
     assert responses[0].headers["Retry-After"] == "3"
     exo.control.add_faults({"kind": "throttle", "probability": 0.5})
-    statuses = [exo_client.invoke("Get-Mailbox", {"ResultSize": 1}).status_code for _ in range(60)]
+    statuses = [exo_client.invoke("Get-Mailbox", {"ResultSize": 1}).status_code for _index in range(60)]
     assert 5 < statuses.count(429) < 55
     exo.control.clear_faults()
     assert exo_client.invoke("Get-Mailbox", {"ResultSize": 1}).status_code == 200
