@@ -5,6 +5,8 @@ import time
 
 from emulator.client import EmulatorClient
 
+pytest_plugins = ["emulator.fixtures"]
+
 
 def test_no_role_is_403_with_empty_body(exo):
     client = EmulatorClient(exo.info, app="no_role")

@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from emulator.client import EmulatorClient, VerifiedHttpClient
 from emulator.pki import key_pem, make_self_signed
 
+pytest_plugins = ["emulator.fixtures"]
+
 EXO_SCOPE = "https://outlook.office365.com/.default"
 
 

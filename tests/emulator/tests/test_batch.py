@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+pytest_plugins = ["emulator.fixtures"]
+
 SVC = "svc-mse@contoso.onmicrosoft.com"
 
 

@@ -14,6 +14,8 @@ import requests
 from emulator.client import EmulatorClient
 from emulator.control import EmulatorProcess, read_info
 
+pytest_plugins = ["emulator.fixtures"]
+
 TESTS_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -8,6 +8,8 @@ import pytest
 
 from emulator.cmdlets import RESULT_SIZE_WARNING
 
+pytest_plugins = ["emulator.fixtures"]
+
 
 def test_records_are_realistic(exo_client):
     record = exo_client.call("Get-Mailbox", {"Identity": "svc-mse@contoso.onmicrosoft.com"})["value"][0]

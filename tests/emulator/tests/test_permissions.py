@@ -5,6 +5,8 @@ import time
 
 import pytest
 
+pytest_plugins = ["emulator.fixtures"]
+
 SVC = "svc-mse@contoso.onmicrosoft.com"
 
 

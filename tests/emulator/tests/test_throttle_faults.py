@@ -7,6 +7,8 @@ import time
 import pytest
 import requests
 
+pytest_plugins = ["emulator.fixtures"]
+
 SVC = "svc-mse@contoso.onmicrosoft.com"
 
 
