@@ -10,9 +10,10 @@ may submit follow-up calls. All bookkeeping happens on the dispatcher thread; wo
 threads only do HTTP, so handlers need no locks.
 
 Retried here: sub-requests answered 429 (each after its Retry-After), transient errors
-and expired tokens (with backoff). A 429 also halves the concurrency of its class (reads
-and writes are budgeted apart); once a class is down to one batch in flight, a 429
-holds the whole class for its Retry-After.
+and expired tokens (with backoff). A 429 also shrinks the concurrency of its class and
+paces the class at the rate the tenant was accepting (reads and writes are budgeted
+apart, so each class has its own limit and pace); once a class is down to one batch
+in flight, a 429 holds the whole class for its Retry-After.
 A call whose retries run out, or that fails for good, reaches its handler as an
 ExoError: nothing is dropped.
 """
@@ -35,6 +36,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_throt
     MAX_TRANSIENT_ATTEMPTS,
     AdaptiveConcurrency,
     CoolDown,
+    RatePacer,
     backoff_delay,
 )
 
@@ -76,6 +78,7 @@ class BatchRunner:
         # Reads and writes have separate budgets, so each class finds its own concurrency.
         self.limiters = {klass: AdaptiveConcurrency(initial=initial_concurrency, maximum=max_concurrency, clock=clock)
                          for klass in CLASSES}
+        self.pacers = {klass: RatePacer(clock=clock) for klass in CLASSES}
         self.cool = CoolDown(clock=clock)
         self._clock = clock
         self._sleep = sleep
@@ -124,7 +127,7 @@ class BatchRunner:
             waits.append(self._delayed[0][0] - self._clock())
         for klass, queue in self._ready.items():
             if queue:
-                waits.append(self.cool.wait_time(klass))
+                waits.append(max(self.cool.wait_time(klass), self.pacers[klass].wait_time()))
         return min(max(min(waits), 0.005), 1.0)
 
     # -- the loop -------------------------------------------------------------------
@@ -137,10 +140,13 @@ class BatchRunner:
             while True:
                 self._release_due()
                 for klass in CLASSES:
-                    while self.aborted is None and busy[klass] < self.limiters[klass].slots and self.cool.ready(klass):
+                    pacer = self.pacers[klass]
+                    while self.aborted is None and busy[klass] < self.limiters[klass].slots and self.cool.ready(klass) \
+                            and pacer.wait_time() == 0:
                         calls = self._take_batch(klass)
                         if not calls:
                             break
+                        pacer.take(len(calls))
                         for call in calls:
                             call.attempts += 1
                         future = pool.submit(self.client.batch, [(index, c.cmdlet, c.parameters) for index, c in enumerate(calls)])
@@ -156,11 +162,12 @@ class BatchRunner:
                 for future in done:
                     klass, calls = in_flight.pop(future)
                     busy[klass] -= 1
-                    self._settle(self.limiters[klass], calls, future)
+                    self._settle(klass, calls, future)
                 if self.aborted is not None:
                     self._fail_queued()
 
-    def _settle(self, limiter, calls, future):
+    def _settle(self, klass, calls, future):
+        limiter, pacer = self.limiters[klass], self.pacers[klass]
         try:
             answers, throttled = future.result()
         except ExoError as exc:
@@ -169,6 +176,7 @@ class BatchRunner:
                 return
             if exc.kind == "throttled":
                 limiter.record_throttled()
+                pacer.record_throttled()
             for call in calls:
                 self._retry_or_fail(call, exc)
             return
@@ -176,11 +184,11 @@ class BatchRunner:
             # AuthError (token could not be renewed) or a bug: nothing more can succeed.
             self._abort(exc, calls)
             return
-        sub_throttled = False
+        sub_throttled = 0
         for index, call in enumerate(calls):
             outcome = answers[str(index)]
             if isinstance(outcome, ExoError) and outcome.kind == "throttled":
-                sub_throttled = True
+                sub_throttled += 1
                 call.throttled += 1
                 call.attempts -= 1  # throttling is not the call's fault; it has its own budget
                 if limiter.slots <= limiter.minimum:
@@ -196,8 +204,10 @@ class BatchRunner:
                 self._retry_or_fail(call, outcome)
             else:
                 call.handler(call, outcome)
+        pacer.record_accepted(len(calls) - sub_throttled)
         if throttled or sub_throttled:
             limiter.record_throttled()
+            pacer.record_throttled()
         else:
             limiter.record_clean()
 

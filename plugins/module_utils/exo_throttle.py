@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections import deque
 
 # Attempts per request before a transient error (5xx, dropped connection) is final.
 MAX_TRANSIENT_ATTEMPTS = 6
@@ -119,3 +120,68 @@ class CoolDown:
     def wait_time(self, request_class):
         """Seconds until this class may be sent again (0 when ready)."""
         return max(0.0, self._until.get(request_class, 0.0) - self._clock())
+
+
+class RatePacer:
+    """Client-side pacing of one request class, learned from the tenant's answers.
+
+    Exchange Online budgets requests per time (a token bucket per tenant), so a
+    concurrency limit alone either stays under the budget or overshoots it and
+    collects 429s. Until the first 429 nothing is paced. On a 429 the pace becomes the
+    rate the tenant was just accepting (measured over ``window`` seconds), a little
+    below it; while answers are clean the pace grows by ``growth`` per second, so it
+    finds a budget that was raised. Sub-requests are counted, not batches.
+    """
+
+    def __init__(self, clock=time.monotonic, window=2.0, growth=0.1, margin=0.95, cool_down=2.0):
+        self.rate = None
+        self.window = window
+        self.growth = growth
+        self.margin = margin
+        self.cool_down = cool_down
+        self._clock = clock
+        self._accepted = deque()
+        self._next = 0.0
+        self._last_decrease = None
+        self._first = None
+
+    def _observed(self, now):
+        while self._accepted and self._accepted[0][0] < now - self.window:
+            self._accepted.popleft()
+        # A class that started sending less than a window ago is measured over its own age.
+        span = min(self.window, max(now - self._first, 0.25)) if self._first is not None else self.window
+        return sum(count for _stamp, count in self._accepted) / span
+
+    def record_accepted(self, count):
+        """``count`` sub-requests went through; let the pace grow with time spent clean."""
+        if count <= 0:
+            return
+        now = self._clock()
+        if self._first is None:
+            self._first = now
+        self._accepted.append((now, count))
+        if self.rate:
+            self.rate += self.growth * count
+
+    def record_throttled(self):
+        """The tenant answered 429: pace just below what it was accepting."""
+        now = self._clock()
+        if self._last_decrease is not None and now - self._last_decrease < self.cool_down:
+            return
+        self._last_decrease = now
+        observed = self._observed(now)
+        if observed > 0:
+            paced = observed * self.margin
+            self.rate = paced if self.rate is None else min(self.rate, paced)
+        elif self.rate:
+            self.rate = max(self.rate / 2, 1.0)
+
+    def wait_time(self):
+        """Seconds until the next request of this class may go."""
+        return max(0.0, self._next - self._clock())
+
+    def take(self, count):
+        """Book ``count`` sub-requests being sent now."""
+        now = self._clock()
+        if self.rate:
+            self._next = max(now, self._next) + count / self.rate

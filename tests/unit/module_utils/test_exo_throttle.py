@@ -11,6 +11,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_throt
     MAX_WAIT,
     AdaptiveConcurrency,
     CoolDown,
+    RatePacer,
     backoff_delay,
     parse_retry_after,
 )
@@ -85,3 +86,33 @@ def test_cool_down_holds_one_class_only():
     assert cool.wait_time("write") == 5
     clock.now += 5
     assert cool.ready("write")
+
+
+def test_pacer_is_off_until_the_first_429_then_paces_below_the_accepted_rate():
+    clock = FakeClock()
+    pacer = RatePacer(clock=clock, window=2.0, margin=0.9, growth=0.1)
+    pacer.take(10)
+    assert pacer.wait_time() == 0  # no pace before any throttling
+    for dummy in range(20):  # 100 sub-requests/s accepted for two seconds
+        clock.now += 0.1
+        pacer.record_accepted(10)
+    pacer.record_throttled()
+    # 200 accepted since the first answer 1.9 s ago, paced at 90 % of that
+    assert pacer.rate == pytest.approx(200 / 1.9 * 0.9)
+    pacer.take(19)
+    assert pacer.wait_time() == pytest.approx(19 / pacer.rate)
+
+
+def test_pacer_grows_about_ten_percent_per_clean_second_and_shrinks_once_per_burst():
+    clock = FakeClock()
+    pacer = RatePacer(clock=clock, window=2.0, margin=1.0, growth=0.1, cool_down=2.0)
+    for dummy in range(10):
+        clock.now += 0.1
+        pacer.record_accepted(10)
+    pacer.record_throttled()
+    measured = 100 / 0.9  # measured over the class's own age, 0.9 s, not the 2 s window
+    assert pacer.rate == pytest.approx(measured)
+    pacer.record_accepted(100)  # about a second's worth at this pace: +10 %
+    assert pacer.rate == pytest.approx(measured + 10)
+    pacer.record_throttled()  # same burst: ignored
+    assert pacer.rate == pytest.approx(measured + 10)
