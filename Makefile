@@ -1,5 +1,7 @@
 # Two commands for a newcomer: `make demo` and `make test`. Everything else they need
 # (a virtual environment with pinned packages) they install themselves.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
@@ -11,7 +13,10 @@ export PYTHONPATH := $(abspath tests)
 
 .PHONY: test demo bench bench-smoke pytest sanity lint venv collection clean
 
+# pytest's summary line is repeated last, so the run ends with it.
 test: pytest sanity lint
+	@echo "make test: pytest, ansible-test sanity and ansible-lint passed"
+	@tail -n 1 tests/output/pytest.log
 
 venv: $(VENV)/.installed
 
@@ -25,7 +30,8 @@ collection: venv
 	@$(BIN)/python tests/utils/stage_collection.py link $(LINKED) >/dev/null
 
 pytest: collection
-	$(BIN)/python -m pytest
+	@mkdir -p tests/output
+	$(BIN)/python -m pytest | tee tests/output/pytest.log
 
 # ansible-test needs the collection under ansible_collections/<ns>/<name> and, offline,
 # a local stand-in for the get-pip.py it would download (see tests/utils/get_pip.py).

@@ -84,8 +84,9 @@ def main():
     print("%-48s %8s %8s %10s %10s %8s %6s" % ("run", "changed", "seconds", "http reqs", "cmdlets", "writes", "429s"))
     for title, changed, seconds, stats in runs:
         writes = sum(count for name, count in stats["by_cmdlet"].items() if name.startswith(("Add-", "Remove-")))
-        print("%-48s %8s %8.1f %10d %10d %8d %6d" % (title, changed, seconds, stats["requests_total"],
-                                                    sum(stats["by_cmdlet"].values()), writes, stats["throttled_total"]))
+        cmdlets = sum(stats["by_cmdlet"].values())
+        row = (title, changed, seconds, stats["requests_total"], cmdlets, writes, stats["throttled_total"])
+        print("%-48s %8s %8.1f %10d %10d %8d %6d" % row)
     second = runs[1]
     if second[1] != 0:
         raise SystemExit("the second run reported changes: it should not")
