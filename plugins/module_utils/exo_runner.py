@@ -72,7 +72,7 @@ class RunAborted(Exception):
 class BatchRunner:
     """Dispatches Calls in concurrent $batch requests until none is left."""
 
-    def __init__(self, client, max_concurrency=16, initial_concurrency=4, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, client, max_concurrency=16, initial_concurrency=8, clock=time.monotonic, sleep=time.sleep):
         self.client = client
         self.max_concurrency = max_concurrency
         # Reads and writes have separate budgets, so each class finds its own concurrency.

@@ -1,0 +1,246 @@
+"""`make bench`: converge tenants of 1,000 / 10,000 / 100,000 mailboxes near the throttle limit.
+
+For each size, against the Exchange Online emulator with realistic settings (per-request
+latency 100-300 ms, per-tenant token buckets with writes budgeted tighter than reads, a
+cap on concurrent requests), it measures:
+
+* the baselines of tests/benchmarks/baselines.py (the legacy guide's pipeline and the
+  Microsoft365DSC way), sequential, on a sample of mailboxes and extrapolated;
+* the module (run as its own process, as Ansible runs it): first run, re-run with
+  nothing new, onboarding run with 1 % new mailboxes with and without the state file,
+  and a revoke run;
+
+and writes docs/benchmarks.md (table, machine, settings, command) and
+docs/benchmarks.png. Usage: python tests/benchmarks/run.py [--sizes 1000,10000] [--sample 100]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from emulator.control import EmulatorProcess  # noqa: E402  pylint: disable=wrong-import-position
+from baselines import run_dsc, run_seed  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+MODULE = os.path.join(REPO, "plugins", "modules", "o365_mailbox_fullaccess.py")
+COLLECTIONS_ROOT = os.path.join(REPO, ".build", "linked")
+SETTINGS = dict(latency_ms=100, latency_ms_max=300, read_rate=500, read_burst=100, write_rate=250, write_burst=50,
+                max_concurrency=60, seed=11)
+ONBOARDING_LATENCY_MS = 150
+
+
+def run_module_process(info, extra):
+    """Run the module as Ansible would (its own process); returns (result, seconds, peak RSS in MB)."""
+    args = {
+        "user": info["service_account"], "tenant": info["tenant_domain"], "login_url": info["login_url"],
+        "exchange_url": info["exchange_url"], "ca_path": info["ca_path"],
+        "client_id": info["apps"]["secret"]["client_id"], "client_secret": info["apps"]["secret"]["client_secret"],
+        "report_limit": 100,
+    }
+    args.update(extra)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS_ROOT)
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([sys.executable, MODULE, handle.name], stdout=out, stderr=err, env=env)
+        # wait4 gives this one process's resource usage, peak RSS included.
+        _pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        elapsed = time.monotonic() - started
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    os.unlink(handle.name)
+    try:
+        result = json.loads(stdout)
+    except ValueError as exc:
+        raise SystemExit("module output was not JSON: %s %s" % (stdout[-2000:], stderr[-2000:])) from exc
+    # Linux reports ru_maxrss in KiB.
+    return result, elapsed, round(usage.ru_maxrss / 1024.0, 1)
+
+
+def timed_module(emulator, label, extra, minimum):
+    """One module scenario as a table row."""
+    emulator.control.reset_stats()
+    result, seconds, rss = run_module_process(emulator.info, extra)
+    stats = emulator.control.stats()
+    counts = result.get("counts", {})
+    row = {
+        "scenario": label, "seconds": seconds, "minimum": minimum, "ratio": seconds / minimum if minimum else None,
+        "by_cmdlet": stats["by_cmdlet"], "requests": stats["requests_total"], "throttled": stats["throttled_total"],
+        "rss_mb": rss, "changed": counts.get("changed"), "failed": counts.get("failed"),
+        "selected": counts.get("selected"), "failed_detail": result.get("failed_mailboxes", [])[:3],
+        "msg": result.get("msg"),
+    }
+    print("  %-40s %8.1f s  min %7.1f s  ratio %5s  429s %6d  rss %s MB  %s" % (
+        label, seconds, minimum, "%.2f" % row["ratio"] if row["ratio"] else "-", row["throttled"], row["rss_mb"],
+        result.get("msg")), flush=True)
+    return row
+
+
+def throttle_minimum(reads, writes):
+    """Seconds the budget alone needs for this many reads and writes (buckets refill in parallel)."""
+    return max(reads / SETTINGS["read_rate"], writes / SETTINGS["write_rate"])
+
+
+def baseline_row(emulator, label, runner, size, sample):
+    """A baseline on ``sample`` mailboxes, extrapolated linearly to the tenant."""
+    emulator.control.reset()
+    emulator.control.config(**{k: SETTINGS[k] for k in ("latency_ms", "latency_ms_max")})
+    started = time.monotonic()
+    client, processed, failed = runner(emulator.info, emulator.info["service_account"], limit=sample)
+    seconds = time.monotonic() - started
+    stats = emulator.control.stats()
+    pages = sum(count for name, count in client.by_cmdlet.items() if name == "Get-Mailbox")
+    per_mailbox = (seconds - pages * 0.2) / max(processed, 1)
+    estimate = pages * 0.2 + per_mailbox * (size - 1)
+    reads = size // 1000 + 1 + (size if label == "dsc" else 0)
+    minimum = throttle_minimum(reads, size)
+    row = {"scenario": "baseline: %s (sample %d, extrapolated)" % (label, processed), "seconds": estimate,
+           "minimum": minimum, "ratio": estimate / minimum, "by_cmdlet": dict(client.by_cmdlet),
+           "requests": stats["requests_total"], "throttled": client.throttled, "rss_mb": None, "changed": None,
+           "failed": failed, "selected": size - 1, "sample_seconds": seconds}
+    print("  %-40s %8.1f s (sample %d in %.1f s, extrapolated)  min %.1f s" % (label, estimate, processed, seconds, minimum),
+          flush=True)
+    emulator.control.reset()
+    return row
+
+
+def bench_size(size, sample, state_dir):
+    """All scenarios for one tenant size."""
+    print("\n== %d mailboxes ==" % size, flush=True)
+    rows = []
+    options = dict(SETTINGS, mailboxes=size)
+    with EmulatorProcess(os.path.join(state_dir, "emulator-%d" % size), **options) as emulator:
+        print("  emulator started in %.1f s" % emulator.info.get("startup_seconds", 0), flush=True)
+        rows.append(baseline_row(emulator, "seed", run_seed, size, sample))
+        rows.append(baseline_row(emulator, "dsc", run_dsc, size, sample))
+        n = size - 1  # every mailbox but the trustee's own
+        pages = size // 1000 + 1
+        state_file = os.path.join(state_dir, "state-%d.json" % size)
+        if os.path.exists(state_file):
+            os.unlink(state_file)
+        rows.append(timed_module(emulator, "module: first run", {"state_file": state_file},
+                                 throttle_minimum(pages + n, n)))
+        rows.append(timed_module(emulator, "module: re-run, nothing new", {}, throttle_minimum(pages + n, 0)))
+        new = max(size // 100, 1)
+        emulator.control.add_mailboxes(count=new)
+        emulator.control.config(latency_ms=ONBOARDING_LATENCY_MS, latency_ms_max=ONBOARDING_LATENCY_MS)
+        rows.append(timed_module(emulator, "module: onboarding 1%% new, state file (%d ms)" % ONBOARDING_LATENCY_MS,
+                                 {"state_file": state_file}, throttle_minimum(pages + new, new)))
+        emulator.control.config(latency_ms=SETTINGS["latency_ms"], latency_ms_max=SETTINGS["latency_ms_max"])
+        emulator.control.add_mailboxes(count=new)
+        rows.append(timed_module(emulator, "module: onboarding 1% new, no state file", {},
+                                 throttle_minimum(pages + n + 2 * new, new)))
+        rows.append(timed_module(emulator, "module: revoke everywhere", {"state": "absent"},
+                                 throttle_minimum(pages + n + 2 * new, n + 2 * new)))
+    for row in rows:
+        row["size"] = size
+    return rows
+
+
+def machine():
+    """What this ran on."""
+    cpus = os.cpu_count()
+    memory = ""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as handle:
+            memory = "%.0f GiB" % (int(handle.readline().split()[1]) / 1024 / 1024)
+    except OSError:
+        pass
+    return "%s, %s CPUs, %s, Python %s" % (platform.platform(), cpus, memory, platform.python_version())
+
+
+def write_report(rows, sample, path_md, path_png):
+    """docs/benchmarks.md and the plot."""
+    lines = [
+        "# Benchmark: converging a tenant near the throttle limit", "",
+        "Reproduce with `make bench` (about half an hour; not part of `make test`).", "",
+        "* machine: %s" % machine(),
+        "* emulator settings: latency %d-%d ms per request, read budget %d/s (burst %d), write budget %d/s (burst %d), "
+        "at most %d concurrent requests per tenant; onboarding-with-state-file row at a fixed %d ms"
+        % (SETTINGS["latency_ms"], SETTINGS["latency_ms_max"], SETTINGS["read_rate"], SETTINGS["read_burst"],
+           SETTINGS["write_rate"], SETTINGS["write_burst"], SETTINGS["max_concurrency"], ONBOARDING_LATENCY_MS),
+        "* throttle-limited minimum: the fewest requests the job needs (listing pages + one permission read per "
+        "mailbox checked, one write per change) divided by the budget of their class; reads and writes refill in "
+        "parallel, so it is the larger of the two. Bursts are ignored.",
+        "* baselines run sequentially on a sample of %d mailboxes and are extrapolated linearly (a full sequential "
+        "run of 100,000 mailboxes takes many hours)." % sample,
+        "* peak RSS: the module's own process (run as Ansible runs it, one process per task).", "",
+        "| mailboxes | scenario | wall time (s) | throttle minimum (s) | ratio | requests (HTTP) | by cmdlet | 429s | "
+        "peak RSS (MB) | changed | failed |",
+        "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        cmdlets = ", ".join("%s %d" % (name, count) for name, count in sorted(row["by_cmdlet"].items()))
+        lines.append("| %d | %s | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %s |" % (
+            row["size"], row["scenario"], row["seconds"], row["minimum"],
+            "%.2f" % row["ratio"] if row["ratio"] else "-", row["requests"], cmdlets, row["throttled"],
+            row["rss_mb"] if row["rss_mb"] is not None else "-",
+            row["changed"] if row["changed"] is not None else "-", row["failed"] if row["failed"] is not None else "-"))
+    with open(path_md + ".raw.json", "w", encoding="utf-8") as handle:
+        json.dump(rows, handle, indent=1, default=str)
+    with open(path_md, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    try:
+        import matplotlib  # pylint: disable=import-outside-toplevel
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        print("matplotlib missing: no plot")
+        return
+    sizes = sorted({row["size"] for row in rows})
+    scenarios = list(dict.fromkeys(row["scenario"].split(" (sample")[0] for row in rows))
+    figure, axis = plt.subplots(figsize=(11, 5.5))
+    width = 0.8 / len(sizes)
+    for offset, size in enumerate(sizes):
+        values = []
+        minima = []
+        for scenario in scenarios:
+            match = [row for row in rows if row["size"] == size and row["scenario"].startswith(scenario)]
+            values.append(match[0]["seconds"] if match else 0)
+            minima.append(match[0]["minimum"] if match else 0)
+        positions = [index + offset * width for index in range(len(scenarios))]
+        axis.bar(positions, values, width, label="%d mailboxes" % size)
+        axis.scatter(positions, minima, marker="_", s=200, color="black", zorder=3)
+    axis.set_yscale("log")
+    axis.set_ylabel("wall time, seconds (log); black bar = throttle-limited minimum")
+    axis.set_xticks([index + width * (len(sizes) - 1) / 2 for index in range(len(scenarios))])
+    axis.set_xticklabels([scenario.replace("module: ", "").replace("baseline: ", "baseline\n") for scenario in scenarios],
+                         rotation=20, ha="right", fontsize=8)
+    axis.legend()
+    axis.set_title("o365_mailbox_fullaccess vs. sequential baselines (emulator, latency %d-%d ms)"
+                   % (SETTINGS["latency_ms"], SETTINGS["latency_ms_max"]))
+    figure.tight_layout()
+    figure.savefig(path_png, dpi=110)
+
+
+def main():
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--sample", type=int, default=100)
+    parser.add_argument("--out", default=os.path.join(REPO, "docs"))
+    arguments = parser.parse_args()
+    state_dir = os.path.join(REPO, ".emulator", "bench")
+    os.makedirs(state_dir, exist_ok=True)
+    rows = []
+    for size in [int(value) for value in arguments.sizes.split(",")]:
+        rows.extend(bench_size(size, arguments.sample, state_dir))
+        write_report(rows, arguments.sample, os.path.join(arguments.out, "benchmarks.md"),
+                     os.path.join(arguments.out, "benchmarks.png"))
+    print("\nwrote %s" % os.path.join(arguments.out, "benchmarks.md"))
+
+
+if __name__ == "__main__":
+    main()
