@@ -92,7 +92,11 @@ class Trustee:
         self.upn = record.get("UserPrincipalName") or record.get("PrimarySmtpAddress")
         self.address = record.get("PrimarySmtpAddress") or self.upn
         self.guid = record.get("Guid")
-        self.names = identities_of(record)
+        # Permission rows name a user by UPN (or an SMTP address); matching on aliases or
+        # display names could mistake a group of the same name for the trustee.
+        self.names = {str(name).lower() for name in (self.upn, self.address, record.get("WindowsEmailAddress")) if name}
+        self.names.update(str(address)[5:].lower() for address in record.get("EmailAddresses") or []
+                          if str(address).lower().startswith("smtp:"))
 
     def matches(self, user):
         """True when a permission row's User names this trustee (case-insensitive)."""

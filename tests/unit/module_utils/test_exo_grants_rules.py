@@ -36,3 +36,9 @@ def test_string_flags_and_comma_separated_rights():
                              "Deny": "False", "IsInherited": "False"}], TRUSTEE)
     assert not explicit_grants([{"User": "svc-mse@contoso.com", "AccessRights": "FullAccess",
                                  "Deny": "True", "IsInherited": "False"}], TRUSTEE)
+
+
+def test_a_group_named_like_the_trustee_alias_is_not_the_trustee():
+    trustee = Trustee({"UserPrincipalName": "svc@contoso.com", "PrimarySmtpAddress": "svc@contoso.com", "Alias": "svc",
+                       "Name": "svc", "Guid": "g"})
+    assert explicit_grants([row("svc")], trustee) == []
