@@ -21,7 +21,6 @@ class ActionModule(ActionBase):
     """Set the MSE service account, its logon right and (optionally) the mailbox settings."""
 
     TRANSFERS_FILES = False
-    _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True

@@ -18,7 +18,6 @@ class ActionModule(ActionBase):
     """Report the MSE installation of a Windows host, read-only."""
 
     TRANSFERS_FILES = False
-    _requires_connection = True
 
     def run(self, tmp=None, task_vars=None):
         self._supports_check_mode = True

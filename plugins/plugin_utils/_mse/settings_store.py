@@ -24,7 +24,7 @@ HIDDEN_BEFORE = "(previous value not shown)"
 
 # (result field, module option, settings_store key naming the registry value, secret)
 FIELDS = (
-    ("mailbox", "mailbox", "mailbox_value", False),
+    ("mailbox_address", "mailbox_address", "mailbox_address_value", False),
     ("mailbox_password", "mailbox_password", "mailbox_password_value", True),
     ("directory_type", "directory_type", "directory_type_value", False),
 )
@@ -54,7 +54,8 @@ def apply_settings(runner, params):
     """Apply the settings; returns (report, changed, diff_before, diff_after)."""
     store = params.get("settings_store")
     if not store:
-        return {"status": "not_managed", "msg": NOT_MANAGED_MSG}, False, {}, {}
+        requested = [field for field, option, _key, _secret in FIELDS if params.get(option) is not None]
+        return {"status": "not_managed", "msg": NOT_MANAGED_MSG, "not_written": requested}, False, {}, {}
     if not store.get("verified"):
         raise AnsibleActionFail(
             "Check settings_store failed: set settings_store.verified=true to confirm you checked on your "

@@ -43,7 +43,7 @@ SITE_INFO_RULES: dict = {}
 SETTINGS_STORE_SPEC = {
     "type": {"type": "str", "required": True, "choices": ["registry"]},
     "path": {"type": "str", "required": True},
-    "mailbox_value": {"type": "str"},
+    "mailbox_address_value": {"type": "str"},
     "mailbox_password_value": {"type": "str"},
     "directory_type_value": {"type": "str"},
     "password_storage": {"type": "str", "choices": ["plaintext"]},
@@ -58,15 +58,9 @@ SITE_ACCOUNT_SPEC = {
     "grant_logon_right": {"type": "bool", "default": True},
     "restart": {"type": "bool", "default": True},
     "state": {"type": "str", "default": "started", "choices": ["started", "stopped", "unchanged"]},
-    "mailbox": {"type": "str"},
+    "mailbox_address": {"type": "str"},
     "mailbox_password": {"type": "str", "no_log": True},
     "directory_type": {"type": "str"},
     "settings_store": {"type": "dict", "options": SETTINGS_STORE_SPEC},
 }
-SITE_ACCOUNT_RULES = {
-    "required_by": {
-        "mailbox": ["settings_store"],
-        "mailbox_password": ["settings_store"],
-        "directory_type": ["settings_store"],
-    },
-}
+SITE_ACCOUNT_RULES: dict = {}

@@ -1,65 +1,107 @@
-"""Check a module call against that module's documented options, read with ansible-doc --json.
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mimecast_mse.sync_engine
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Check module calls against the documented options of the installed modules.
 
-The action plugins call ansible.windows modules by name with dicts of arguments; nothing
-but this contract tells a wrong option name, type or choice apart from a right one
-before a real Windows host would.
+The documentation is read once per test session with ``ansible-doc --json`` from the
+installed collections (ansible.windows, microsoft.ad, ...), so a wrong option name, type
+or choice in a call the action plugins make fails the test that made it.
 """
+
 from __future__ import annotations
 
-import functools
 import json
 import os
 import subprocess
 import sys
 
-CALLED_MODULES = (
-    "ansible.windows.win_service", "ansible.windows.win_service_info", "ansible.windows.win_user_right",
-    "ansible.windows.win_reg_stat", "ansible.windows.win_regedit", "ansible.windows.win_stat", "ansible.windows.win_find",
-)
-TYPE_CHECKS = {
-    "str": lambda value: isinstance(value, str),
-    "path": lambda value: isinstance(value, str),
-    "bool": lambda value: isinstance(value, bool),
-    "int": lambda value: isinstance(value, int) and not isinstance(value, bool),
-    "list": lambda value: isinstance(value, list),
-    "dict": lambda value: isinstance(value, dict),
-    "raw": lambda value: True,
-}
+ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
+_DOCS: dict = {}
 
 
 class ContractError(AssertionError):
-    """A module call that the called module would reject."""
+    """A module call that the module's documentation does not allow."""
 
 
-@functools.lru_cache(maxsize=None)
-def documented_options(module):
-    """The module's documented options (name -> spec), from ansible-doc --json."""
-    ansible_doc = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
-    completed = subprocess.run([ansible_doc, "--json", module], capture_output=True, text=True, check=True)
-    return json.loads(completed.stdout)[module]["doc"]["options"]
+def load_docs(*fqcns):
+    """Return {fqcn: doc} for FQCNS, running ansible-doc once for those not cached yet."""
+    missing = [name for name in fqcns if name not in _DOCS]
+    if missing:
+        completed = subprocess.run([ANSIBLE_DOC, "--json", "-t", "module", *missing],
+                                   capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise RuntimeError("ansible-doc failed for %s: %s" % (missing, completed.stderr))
+        data = json.loads(completed.stdout)
+        for name in missing:
+            if name not in data:
+                raise ContractError("module %s is not installed or has no documentation" % name)
+            _DOCS[name] = data[name]["doc"]
+    return {name: _DOCS[name] for name in fqcns}
 
 
-def check_call(module, args):
-    """Raise ContractError unless ``args`` fits the documented options of ``module``."""
-    options = documented_options(module)
+def _type_ok(kind, value):
+    if kind in (None, "raw"):
+        return True
+    if kind in ("str", "path"):
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "list":
+        return isinstance(value, list)
+    if kind == "dict":
+        return isinstance(value, dict)
+    return True  # types this checker does not know (jsonarg, sid, ...) are not judged
+
+
+def check_options(options, args, where):
+    """Return a list of problems of ARGS against the documented OPTIONS."""
+    problems = []
     names = {}
-    for name, spec in options.items():
-        names[name] = spec
-        for alias in spec.get("aliases") or []:
-            names[alias] = spec
-    for name, value in args.items():
-        if name not in names:
-            raise ContractError("%s has no option %r (documented: %s)" % (module, name, ", ".join(sorted(options))))
-        spec = names[name]
-        kind = spec.get("type", "str")
-        if not TYPE_CHECKS.get(kind, lambda value: True)(value):
-            raise ContractError("%s option %r must be %s, got %r" % (module, name, kind, type(value).__name__))
-        values = value if kind == "list" else [value]
-        element = spec.get("elements")
-        if kind == "list" and element and not all(TYPE_CHECKS.get(element, lambda item: True)(item) for item in value):
-            raise ContractError("%s option %r must be a list of %s" % (module, name, element))
-        if spec.get("choices") and any(item not in spec["choices"] for item in values):
-            raise ContractError("%s option %r must be one of %s, got %r" % (module, name, spec["choices"], value))
-    for name, spec in options.items():
-        if spec.get("required") and name not in args:
-            raise ContractError("%s needs option %r" % (module, name))
+    for name, option in options.items():
+        names[name] = name
+        for alias in option.get("aliases") or []:
+            names[alias] = name
+    for arg, value in args.items():
+        if arg not in names:
+            problems.append("%s: unknown option %r (documented: %s)" % (where, arg, ", ".join(sorted(options))))
+            continue
+        option = options[names[arg]]
+        if value is None:
+            continue
+        kind = option.get("type", "str")
+        if not _type_ok(kind, value):
+            problems.append("%s: option %r must be %s, got %s" % (where, arg, kind, type(value).__name__))
+            continue
+        items = value if kind == "list" else [value]
+        if kind == "list" and option.get("elements"):
+            for item in items:
+                if not _type_ok(option["elements"], item):
+                    problems.append("%s: elements of %r must be %s, got %s"
+                                    % (where, arg, option["elements"], type(item).__name__))
+        choices = option.get("choices")
+        if choices:
+            for item in items:
+                if item not in choices:
+                    problems.append("%s: option %r is %r, not one of %s" % (where, arg, item, choices))
+        if kind == "dict" and option.get("suboptions"):
+            problems.extend(check_options(option["suboptions"], value, "%s.%s" % (where, arg)))
+    given = {names[arg] for arg in args if arg in names}
+    for name, option in options.items():
+        if option.get("required") and name not in given:
+            problems.append("%s: required option %r missing" % (where, name))
+    return problems
+
+
+def check_call(module, args, check_mode=False):
+    """Raise ContractError unless MODULE accepts ARGS (and supports check mode when asked)."""
+    doc = load_docs(module)[module]
+    problems = check_options(doc.get("options") or {}, args, module)
+    support = ((doc.get("attributes") or {}).get("check_mode") or {}).get("support")
+    if check_mode and support == "none":
+        problems.append("%s does not support check mode but was called in it" % module)
+    if problems:
+        raise ContractError("; ".join(problems))

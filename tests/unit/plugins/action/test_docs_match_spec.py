@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mimecast_mse.sync_engine
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The doc-only modules document exactly the argument specs the action plugins validate."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import yaml
+
+from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse import specs
+
+PAIRS = [("mse_site_info", specs.SITE_INFO_SPEC), ("mse_site_account", specs.SITE_ACCOUNT_SPEC)]
+
+
+def _normalise_spec(spec):
+    out = {}
+    for name, option in spec.items():
+        entry = {
+            "type": option.get("type", "str"),
+            "required": bool(option.get("required", False)),
+            "default": option.get("default"),
+            "choices": option.get("choices"),
+            "elements": option.get("elements"),
+        }
+        if option.get("options"):
+            entry["suboptions"] = _normalise_spec(option["options"])
+        out[name] = entry
+    return out
+
+
+def _normalise_doc(options):
+    out = {}
+    for name, option in options.items():
+        entry = {
+            "type": option.get("type", "str"),
+            "required": bool(option.get("required", False)),
+            "default": option.get("default"),
+            "choices": option.get("choices"),
+            "elements": option.get("elements"),
+        }
+        if option.get("suboptions"):
+            entry["suboptions"] = _normalise_doc(option["suboptions"])
+        out[name] = entry
+    return out
+
+
+@pytest.mark.parametrize("module, spec", PAIRS, ids=[pair[0] for pair in PAIRS])
+def test_documented_options_equal_the_spec(module, spec):
+    doc_module = importlib.import_module("ansible_collections.mimecast_mse.sync_engine.plugins.modules." + module)
+    doc = yaml.safe_load(doc_module.DOCUMENTATION)
+    assert _normalise_doc(doc["options"]) == _normalise_spec(spec)
+
+
+def test_secret_options_are_no_log():
+    secret_like = [name for name in specs.SITE_ACCOUNT_SPEC if "password" in name and name != "update_password"]
+    assert secret_like == ["password", "mailbox_password"]
+    assert all(specs.SITE_ACCOUNT_SPEC[name].get("no_log") for name in secret_like)
