@@ -52,14 +52,14 @@ def classify(name):
     if builtin:
         return Account(builtin, "builtin")
     if "\\" in text:
-        domain, _, user = text.partition("\\")
+        domain, _sep, user = text.partition("\\")
         if not domain or not user or "\\" in user:
             raise ValueError("account %r is not DOMAIN\\user, .\\user or user@domain" % text)
         if user.endswith("$"):
             return Account(text, "gmsa")
         return Account(text, "local" if domain == "." else "domain")
     if "@" in text:
-        user, _, domain = text.partition("@")
+        user, _sep, domain = text.partition("@")
         if not user or not domain or "@" in domain:
             raise ValueError("account %r is not DOMAIN\\user, .\\user or user@domain" % text)
         return Account(text, "upn")

@@ -161,4 +161,3 @@ def run_site_info(runner, params):
         "registry_keys": keys,
         "notes": notes,
     }
-
