@@ -36,6 +36,7 @@ COLLECTIONS_ROOT = os.path.join(REPO, ".build", "linked")
 SETTINGS = dict(latency_ms=100, latency_ms_max=300, read_rate=500, read_burst=100, write_rate=250, write_burst=50,
                 max_concurrency=60, seed=11)
 ONBOARDING_LATENCY_MS = 150
+ANALYSIS_MARKER = "## Reading the results"
 
 
 def run_module_process(info, extra):
@@ -88,24 +89,26 @@ def timed_module(emulator, label, extra, minimum):
     return row
 
 
-def throttle_minimum(reads, writes):
+def throttle_minimum(reads, writes, settings=None):
     """Seconds the budget alone needs for this many reads and writes (buckets refill in parallel)."""
-    return max(reads / SETTINGS["read_rate"], writes / SETTINGS["write_rate"])
+    settings = settings or SETTINGS
+    return max(reads / settings["read_rate"], writes / settings["write_rate"])
 
 
-def baseline_row(emulator, label, runner, size, sample):
+def baseline_row(emulator, label, runner, size, sample, settings):
     """A baseline on ``sample`` mailboxes, extrapolated linearly to the tenant."""
     emulator.control.reset()
-    emulator.control.config(**{k: SETTINGS[k] for k in ("latency_ms", "latency_ms_max")})
+    emulator.control.config(**{k: settings[k] for k in ("latency_ms", "latency_ms_max")})
+    page_seconds = (settings["latency_ms"] + settings["latency_ms_max"]) / 2000.0
     started = time.monotonic()
     client, processed, failed = runner(emulator.info, emulator.info["service_account"], limit=sample)
     seconds = time.monotonic() - started
     stats = emulator.control.stats()
     pages = sum(count for name, count in client.by_cmdlet.items() if name == "Get-Mailbox")
-    per_mailbox = (seconds - pages * 0.2) / max(processed, 1)
-    estimate = pages * 0.2 + per_mailbox * (size - 1)
+    per_mailbox = max(seconds - pages * page_seconds, 0.0) / max(processed, 1)
+    estimate = pages * page_seconds + per_mailbox * (size - 1)
     reads = size // 1000 + 1 + (size if label == "dsc" else 0)
-    minimum = throttle_minimum(reads, size)
+    minimum = throttle_minimum(reads, size, settings)
     row = {"scenario": "baseline: %s (sample %d, extrapolated)" % (label, processed), "seconds": estimate,
            "minimum": minimum, "ratio": estimate / minimum, "by_cmdlet": dict(client.by_cmdlet),
            "requests": stats["requests_total"], "throttled": client.throttled, "rss_mb": None, "changed": None,
@@ -116,34 +119,35 @@ def baseline_row(emulator, label, runner, size, sample):
     return row
 
 
-def bench_size(size, sample, state_dir):
+def bench_size(size, sample, state_dir, settings=None, onboarding_latency_ms=ONBOARDING_LATENCY_MS):
     """All scenarios for one tenant size."""
+    settings = settings or SETTINGS
     print("\n== %d mailboxes ==" % size, flush=True)
     rows = []
-    options = dict(SETTINGS, mailboxes=size)
+    options = dict(settings, mailboxes=size)
     with EmulatorProcess(os.path.join(state_dir, "emulator-%d" % size), **options) as emulator:
         print("  emulator started in %.1f s" % emulator.info.get("startup_seconds", 0), flush=True)
-        rows.append(baseline_row(emulator, "seed", run_seed, size, sample))
-        rows.append(baseline_row(emulator, "dsc", run_dsc, size, sample))
+        rows.append(baseline_row(emulator, "seed", run_seed, size, sample, settings))
+        rows.append(baseline_row(emulator, "dsc", run_dsc, size, sample, settings))
         n = size - 1  # every mailbox but the trustee's own
         pages = size // 1000 + 1
         state_file = os.path.join(state_dir, "state-%d.json" % size)
         if os.path.exists(state_file):
             os.unlink(state_file)
         rows.append(timed_module(emulator, "module: first run", {"state_file": state_file},
-                                 throttle_minimum(pages + n, n)))
-        rows.append(timed_module(emulator, "module: re-run, nothing new", {}, throttle_minimum(pages + n, 0)))
+                                 throttle_minimum(pages + n, n, settings)))
+        rows.append(timed_module(emulator, "module: re-run, nothing new", {}, throttle_minimum(pages + n, 0, settings)))
         new = max(size // 100, 1)
         emulator.control.add_mailboxes(count=new)
-        emulator.control.config(latency_ms=ONBOARDING_LATENCY_MS, latency_ms_max=ONBOARDING_LATENCY_MS)
-        rows.append(timed_module(emulator, "module: onboarding 1%% new, state file (%d ms)" % ONBOARDING_LATENCY_MS,
-                                 {"state_file": state_file}, throttle_minimum(pages + new, new)))
-        emulator.control.config(latency_ms=SETTINGS["latency_ms"], latency_ms_max=SETTINGS["latency_ms_max"])
+        emulator.control.config(latency_ms=onboarding_latency_ms, latency_ms_max=onboarding_latency_ms)
+        rows.append(timed_module(emulator, "module: onboarding 1%% new, state file (%d ms)" % onboarding_latency_ms,
+                                 {"state_file": state_file}, throttle_minimum(pages + new, new, settings)))
+        emulator.control.config(latency_ms=settings["latency_ms"], latency_ms_max=settings["latency_ms_max"])
         emulator.control.add_mailboxes(count=new)
         rows.append(timed_module(emulator, "module: onboarding 1% new, no state file", {},
-                                 throttle_minimum(pages + n + 2 * new, new)))
+                                 throttle_minimum(pages + n + 2 * new, new, settings)))
         rows.append(timed_module(emulator, "module: revoke everywhere", {"state": "absent"},
-                                 throttle_minimum(pages + n + 2 * new, n + 2 * new)))
+                                 throttle_minimum(pages + n + 2 * new, n + 2 * new, settings)))
     for row in rows:
         row["size"] = size
     return rows
@@ -188,10 +192,15 @@ def write_report(rows, sample, path_md, path_png):
             "%.2f" % row["ratio"] if row["ratio"] else "-", row["requests"], cmdlets, row["throttled"],
             row["rss_mb"] if row["rss_mb"] is not None else "-",
             row["changed"] if row["changed"] is not None else "-", row["failed"] if row["failed"] is not None else "-"))
-    with open(path_md + ".raw.json", "w", encoding="utf-8") as handle:
-        json.dump(rows, handle, indent=1, default=str)
+    # The hand-written reading of the results below the table survives a re-run.
+    notes = ""
+    if os.path.exists(path_md):
+        with open(path_md, encoding="utf-8") as handle:
+            existing = handle.read()
+        if ANALYSIS_MARKER in existing:
+            notes = "\n" + existing[existing.index(ANALYSIS_MARKER):]
     with open(path_md, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
+        handle.write("\n".join(lines) + "\n" + notes)
     try:
         import matplotlib  # pylint: disable=import-outside-toplevel
         matplotlib.use("Agg")

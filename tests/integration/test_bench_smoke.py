@@ -1,0 +1,30 @@
+"""A small run of the benchmark (`make bench` runs the real one): every scenario converges and is measured."""
+from __future__ import annotations
+
+import os
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests", "benchmarks"))
+
+import run as bench  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+SMOKE = dict(latency_ms=0, latency_ms_max=5, read_rate=2000, read_burst=200, write_rate=1000, write_burst=100,
+             max_concurrency=60, seed=3)
+
+
+def test_bench_scenarios_converge_and_are_measured(tmp_path):
+    rows = bench.bench_size(300, sample=5, state_dir=str(tmp_path), settings=SMOKE, onboarding_latency_ms=5)
+    by_name = {row["scenario"].split(" (")[0]: row for row in rows}
+    first = by_name["module: first run"]
+    assert first["changed"] == 299 and first["failed"] == 0
+    assert first["by_cmdlet"]["Add-MailboxPermission"] >= 299
+    assert by_name["module: re-run, nothing new"]["changed"] == 0
+    assert "Add-MailboxPermission" not in by_name["module: re-run, nothing new"]["by_cmdlet"]
+    onboarding = by_name["module: onboarding 1% new, state file"]
+    assert onboarding["changed"] == 3 and onboarding["by_cmdlet"]["Get-MailboxPermission"] == 3
+    assert by_name["module: revoke everywhere"]["changed"] == 305
+    assert all(row["rss_mb"] and row["rss_mb"] < 300 for row in rows if row["scenario"].startswith("module"))
+    assert all(row["seconds"] > 0 and row["minimum"] > 0 for row in rows)
+    bench.write_report(rows, 5, str(tmp_path / "bench.md"), str(tmp_path / "bench.png"))
+    assert "| 300 | module: first run |" in (tmp_path / "bench.md").read_text()
