@@ -170,11 +170,7 @@ class GrantEngine:
 
     def _on_check(self, call, outcome):
         work = call.context
-        if isinstance(outcome, ExoError):
-            if outcome.kind == "not_found":
-                self._not_found(call, outcome, self._submit_check)
-            else:
-                self._failed(work, "Get-MailboxPermission", outcome.message)
+        if self._settle_error(call, outcome, self._submit_check):
             return
         grants = explicit_grants(outcome.value, self.trustee)
         if self.state == "present":
@@ -195,13 +191,19 @@ class GrantEngine:
             work.removals = grants
             self._submit_remove(work)
 
+    def _settle_error(self, call, outcome, resubmit):
+        """True when the outcome was an error, now retried (not found yet) or recorded as failed."""
+        if not isinstance(outcome, ExoError):
+            return False
+        if outcome.kind == "not_found":
+            self._not_found(call, outcome, resubmit)
+        else:
+            self._failed(call.context, call.cmdlet, outcome.message)
+        return True
+
     def _on_add(self, call, outcome):
         work = call.context
-        if isinstance(outcome, ExoError):
-            if outcome.kind == "not_found":
-                self._not_found(call, outcome, self._submit_add)
-            else:
-                self._failed(work, "Add-MailboxPermission", outcome.message)
+        if self._settle_error(call, outcome, self._submit_add):
             return
         if any(ALREADY_PRESENT in str(warning).lower() for warning in outcome.warnings) and not self.recreate:
             # Someone granted it between our check and our add: right, and not our change.
@@ -211,11 +213,7 @@ class GrantEngine:
 
     def _on_remove(self, call, outcome):
         work = call.context
-        if isinstance(outcome, ExoError):
-            if outcome.kind == "not_found":
-                self._not_found(call, outcome, self._submit_remove)
-            else:
-                self._failed(work, "Remove-MailboxPermission", outcome.message)
+        if self._settle_error(call, outcome, self._submit_remove):
             return
         work.removals.pop(0)
         if work.removals:

@@ -103,22 +103,22 @@ class Trustee:
         return str(user or "").lower() in self.names
 
 
+def _find(client, cmdlet, identity):
+    """The records a Get- cmdlet returns for one identity; [] when Exchange says not found."""
+    try:
+        return client.invoke(cmdlet, {"Identity": identity}).value
+    except ExoError as exc:
+        if exc.kind != "not_found":
+            raise
+        return []
+
+
 def resolve_trustee(client, user):
     """Look the trustee up; it must be a mailbox-enabled recipient."""
-    try:
-        record = client.invoke("Get-Mailbox", {"Identity": user}).value
-    except ExoError as exc:
-        if exc.kind != "not_found":
-            raise
-        record = []
+    record = _find(client, "Get-Mailbox", user)
     if record:
         return Trustee(record[0])
-    try:
-        recipient = client.invoke("Get-Recipient", {"Identity": user}).value
-    except ExoError as exc:
-        if exc.kind != "not_found":
-            raise
-        recipient = []
+    recipient = _find(client, "Get-Recipient", user)
     if recipient:
         kind = recipient[0].get("RecipientTypeDetails") or recipient[0].get("RecipientType") or "a recipient"
         raise SelectionError("user %s exists in Exchange Online as %s but has no mailbox. The MSE service account must be "

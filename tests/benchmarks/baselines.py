@@ -18,6 +18,8 @@ from collections import Counter
 import msal
 import requests
 
+from emulator.client import VerifiedHttpClient
+
 ANCHOR = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@%s"
 
 
@@ -34,7 +36,7 @@ class Baseline:
         self._app = msal.ConfidentialClientApplication(
             info["apps"][app]["client_id"], client_credential=info["apps"][app]["client_secret"],
             authority="%s/%s" % (info["login_url"], info["tenant_domain"]), instance_discovery=False,
-            http_client=_Verified(self.session, self.verify))
+            http_client=VerifiedHttpClient(self.verify, session=self.session))
 
     def _token(self):
         return self._app.acquire_token_for_client(scopes=[self.info["exchange_url"] + "/.default"])["access_token"]
@@ -104,21 +106,3 @@ def run_dsc(info, user, limit=None):
                                                                "InheritanceType": "All", "Confirm": False})
             failed += response.status_code != 200
     return client, len(guids), failed
-
-
-class _Verified:
-    """MSAL http client with the emulator's CA on every request."""
-
-    def __init__(self, session, verify):
-        self.session, self.verify = session, verify
-
-    def post(self, url, **kwargs):
-        kwargs["verify"] = self.verify
-        return self.session.post(url, **kwargs)
-
-    def get(self, url, **kwargs):
-        kwargs["verify"] = self.verify
-        return self.session.get(url, **kwargs)
-
-    def close(self):
-        """Nothing to close: the session belongs to the Baseline."""
