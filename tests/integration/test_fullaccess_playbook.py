@@ -307,7 +307,7 @@ def test_check_mode_does_not_write_the_state_file(exo, tmp_path):
 
 def test_throttling_errors_drops_expiring_tokens_and_links_converge(exo, tmp_path):
     exo.control.add_mailboxes(count=900)  # two listing pages
-    exo.control.config(token_lifetime=2, nextlink_ttl=1.0, latency_ms=5, latency_ms_max=20,
+    exo.control.config(nextlink_ttl=1.0, latency_ms=5, latency_ms_max=20,
                        write_rate=150, write_burst=20, read_rate=400, read_burst=50)
     exo.control.add_faults(
         {"kind": "slow", "cmdlet": "Get-Mailbox", "where": "invoke", "delay_ms": 1500, "count": 2},  # page 2's link expires
@@ -338,10 +338,18 @@ def test_throttling_errors_drops_expiring_tokens_and_links_converge(exo, tmp_pat
     assert counts["failed"] == 0 and counts["changed"] == counts["selected"] == 1149
     stats = exo.control.stats()
     assert stats["throttled_total"] > 0 and stats["dropped"] >= 3
-    # tokens lived 2 s and were revoked once mid-run: the run kept getting new ones
-    assert stats["tokens_issued"] > 2 and stats["auth_failures"] >= 1
+    # every token was revoked once mid-run: the module saw the 401 and got a new one
+    assert stats["auth_failures"] >= 1 and run.result["requests"]["token_renewals"] >= 1
     exo.control.clear_faults()
     assert_converged(exo, tmp_path)
+
+
+def test_short_lived_tokens_are_renewed_during_a_run(exo, tmp_path):
+    exo.control.config(token_lifetime=1, latency_ms=20, latency_ms_max=40, write_rate=100, write_burst=10)
+    run = run_module(tmp_path, base_args(exo))
+    assert run.returncode == 0, run
+    assert run.result["counts"]["failed"] == 0
+    assert exo.control.stats()["tokens_issued"] > 1
 
 
 # -- secrets -----------------------------------------------------------------------------
