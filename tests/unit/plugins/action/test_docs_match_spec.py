@@ -15,23 +15,8 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse impo
 PAIRS = [("mse_site_info", specs.SITE_INFO_SPEC), ("mse_site_account", specs.SITE_ACCOUNT_SPEC)]
 
 
-def _normalise_spec(spec):
-    out = {}
-    for name, option in spec.items():
-        entry = {
-            "type": option.get("type", "str"),
-            "required": bool(option.get("required", False)),
-            "default": option.get("default"),
-            "choices": option.get("choices"),
-            "elements": option.get("elements"),
-        }
-        if option.get("options"):
-            entry["suboptions"] = _normalise_spec(option["options"])
-        out[name] = entry
-    return out
-
-
-def _normalise_doc(options):
+def _normalise(options, nested_key):
+    """Type, required, default, choices and elements of each option; ``nested_key`` names the sub-options."""
     out = {}
     for name, option in options.items():
         entry = {
@@ -41,10 +26,18 @@ def _normalise_doc(options):
             "choices": option.get("choices"),
             "elements": option.get("elements"),
         }
-        if option.get("suboptions"):
-            entry["suboptions"] = _normalise_doc(option["suboptions"])
+        if option.get(nested_key):
+            entry["suboptions"] = _normalise(option[nested_key], nested_key)
         out[name] = entry
     return out
+
+
+def _normalise_spec(spec):
+    return _normalise(spec, "options")
+
+
+def _normalise_doc(options):
+    return _normalise(options, "suboptions")
 
 
 @pytest.mark.parametrize("module, spec", PAIRS, ids=[pair[0] for pair in PAIRS])
