@@ -16,8 +16,8 @@ def _limited(items, limit):
 
 
 def build_diff(params, trustee, changed, limit):
-    """Before/after text naming each changed mailbox."""
-    shown, truncated = _limited(sorted(changed), limit)
+    """Before/after text naming each changed mailbox (``changed`` is sorted)."""
+    shown, truncated = _limited(changed, limit)
     granted = "FullAccess for %s" % trustee.upn
     missing = "no FullAccess for %s" % trustee.upn
     before_state, after_state = (missing, granted) if params["state"] == "present" else (granted, missing)
@@ -34,7 +34,8 @@ def build_diff(params, trustee, changed, limit):
 
 def build_result(params, trustee, scope, report, runner, client, check_mode=False, diff=False):
     """The dict the module returns."""
-    changed_list, truncated = _limited(sorted(report.changed), params["report_limit"])
+    changed_sorted = sorted(report.changed)
+    changed_list, truncated = _limited(changed_sorted, params["report_limit"])
     selected = scope.listed - scope.excluded
     verb = "granted" if params["state"] == "present" else "revoked"
     prefix = "would be " if check_mode else ""
@@ -65,5 +66,5 @@ def build_result(params, trustee, scope, report, runner, client, check_mode=Fals
     if scope.unmatched_excludes:
         result["msg"] += "; exclude entries that matched no listed mailbox: %s" % ", ".join(sorted(scope.unmatched_excludes))
     if diff:
-        result["diff"] = build_diff(params, trustee, report.changed, params["report_limit"])
+        result["diff"] = build_diff(params, trustee, changed_sorted, params["report_limit"])
     return result

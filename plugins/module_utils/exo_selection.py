@@ -28,8 +28,6 @@ else:
 ADDRESS_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Listing restarts allowed when the server refuses an expired next-page link.
 MAX_LISTING_RESTARTS = 3
-MAILBOX_RECIPIENT_TYPES = ("UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "SchedulingMailbox",
-                           "LinkedMailbox", "TeamMailbox", "DiscoveryMailbox")
 
 
 class SelectionError(Exception):

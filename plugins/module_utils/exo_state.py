@@ -64,9 +64,6 @@ class VerifiedGrants:
         """The grant is gone (revoked) or unknown: verify it next time."""
         self._entries.pop(identity, None)
 
-    def __len__(self):
-        return len(self._entries)
-
     def save(self):
         """Write the file atomically (a crash leaves the old or the new file, never half)."""
         if not self._entries:
