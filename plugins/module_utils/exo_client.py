@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mimecast_mse.sync_engine
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """HTTPS client for the Exchange Online admin API (``InvokeCommand`` and ``$batch``).
 
 Every wire detail lives here: URLs, headers, paging by POST to ``@odata.nextLink``,

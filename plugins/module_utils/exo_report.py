@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mimecast_mse.sync_engine
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The module result: complete counts, bounded lists, and a diff people can read.
 
 A first run on a 100,000-mailbox tenant changes 100,000 mailboxes; listing them all

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mimecast_mse.sync_engine
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which mailboxes a run touches, and who the trustee is.
 
 Scope is every mailbox by default (as the seed's ``Get-Mailbox -ResultSize unlimited``),

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mimecast_mse.sync_engine
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A local record of grants this module has verified, for cheap onboarding runs.
 
 Exchange Online has no reverse lookup ("which mailboxes can X open"), so confirming a

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mimecast_mse.sync_engine
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run ansible.windows / microsoft.ad modules on the Windows host from an action plugin.
 
 Every call is a named step. A failed module raises StepFailed naming the step and the
