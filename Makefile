@@ -7,15 +7,19 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 BUILD := .build
 LINKED := $(BUILD)/linked
-SANITY_ROOT := $(BUILD)/sanity
+STAGED_ROOT := $(BUILD)/staged
+# ansible-test wants the collection at ansible_collections/<ns>/<name> and resolves
+# symlinks, so units, integration and sanity run in a copy of the working tree.
+STAGED := $(STAGED_ROOT)/ansible_collections/mimecast_mse/sync_engine
+PYVER = $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export ANSIBLE_COLLECTIONS_PATH := $(abspath $(LINKED))
 export PYTHONPATH := $(abspath tests)
 
-.PHONY: test demo bench bench-smoke pytest sanity lint venv collection clean
+.PHONY: test demo bench bench-smoke pytest units integration sanity lint venv collection staged clean
 
 # pytest's summary line is repeated last, so the run ends with it.
-test: pytest sanity lint
-	@echo "make test: pytest, ansible-test sanity and ansible-lint passed"
+test: pytest units integration sanity lint
+	@echo "make test: pytest, ansible-test units, integration and sanity, and ansible-lint passed"
 	@tail -n 1 tests/output/pytest.log
 
 venv: $(VENV)/.installed
@@ -33,14 +37,25 @@ pytest: collection
 	@mkdir -p tests/output
 	$(BIN)/python -m pytest | tee tests/output/pytest.log
 
-# ansible-test needs the collection under ansible_collections/<ns>/<name> and, offline,
-# a local stand-in for the get-pip.py it would download (see tests/utils/get_pip.py).
-sanity: venv
+# Offline, ansible-test also needs a local stand-in for the get-pip.py it would download
+# (see tests/utils/get_pip.py).
+staged: venv
 	@pipver=$$($(BIN)/python tests/utils/ansible_test_pip_version.py) && \
 	  mkdir -p $$HOME/.ansible/test/cache && \
 	  cp tests/utils/get_pip.py $$HOME/.ansible/test/cache/get_pip_$$(echo $$pipver | tr . _).py
-	@dest=$$($(BIN)/python tests/utils/stage_collection.py copy $(SANITY_ROOT)) && cd $$dest && \
-	  PATH=$(BIN):$$PATH ansible-test sanity --venv --python $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
+	@$(BIN)/python tests/utils/stage_collection.py copy $(STAGED_ROOT) >/dev/null
+
+# Unit tests (tests/unit/plugins/...), as a contributor runs them: ansible-test units.
+units: staged
+	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test units --local --python $(PYVER) --color no
+
+# Controller integration targets against the emulator each target starts on 127.0.0.1.
+# The Windows targets need a Windows host (see README, Development).
+integration: staged
+	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test integration --local --python $(PYVER) --color no
+
+sanity: staged
+	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test sanity --venv --python $(PYVER) --color no
 
 lint: collection
 	PATH=$(BIN):$$PATH ansible-lint --profile production
