@@ -15,6 +15,7 @@ import re
 import traceback
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner, Call
 
 try:
@@ -30,7 +31,7 @@ ADDRESS_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_LISTING_RESTARTS = 3
 
 
-class SelectionError(Exception):
+class SelectionError(ConfigurationError):
     """The scope or trustee cannot be used; the message says what to fix."""
 
 

@@ -18,10 +18,12 @@ import os
 import tempfile
 import time
 
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
+
 STATE_VERSION = 1
 
 
-class StateFileError(Exception):
+class StateFileError(ConfigurationError):
     """The state file cannot be read or written; the message says which and why."""
 
 

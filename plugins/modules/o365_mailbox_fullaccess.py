@@ -228,19 +228,8 @@ requests:
            "peak_concurrency": 12}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth import (
-    AUTH_ARGUMENT_SPEC,
-    AUTH_MUTUALLY_EXCLUSIVE,
-    AUTH_REQUIRED_ONE_OF,
-    MSAL_IMPORT_ERROR,
-    REQUESTS_IMPORT_ERROR,
-    AuthError,
-    check_auth_params,
-)
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError, connect, explain_error
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_grants import GrantEngine
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
@@ -253,35 +242,29 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
     resolve_listed,
     resolve_trustee,
 )
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import StateFileError, VerifiedGrants
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import VerifiedGrants
 
-
-def argument_spec():
-    """Options of this module plus the shared Exchange Online auth options."""
-    spec = dict(
-        user=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        mailboxes=dict(type="list", elements="str"),
-        recipient_type_details=dict(type="list", elements="str"),
-        filter=dict(type="str"),
-        exclude=dict(type="list", elements="str", default=[]),
-        query=dict(type="str"),
-        auto_mapping=dict(type="bool", default=False),
-        inheritance_type=dict(type="str", default="All", choices=["All", "None", "Children", "Descendents", "SelfAndChildren"]),
-        recreate_existing=dict(type="bool", default=False),
-        state_file=dict(type="path"),
-        state_max_age=dict(type="int", default=168),
-        replication_wait=dict(type="int", default=120),
-        max_concurrency=dict(type="int", default=16),
-        report_limit=dict(type="int", default=1000),
-    )
-    spec.update(AUTH_ARGUMENT_SPEC)
-    return spec
+ARGUMENT_SPEC = dict(
+    user=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    mailboxes=dict(type="list", elements="str"),
+    recipient_type_details=dict(type="list", elements="str"),
+    filter=dict(type="str"),
+    exclude=dict(type="list", elements="str", default=[]),
+    query=dict(type="str"),
+    auto_mapping=dict(type="bool", default=False),
+    inheritance_type=dict(type="str", default="All", choices=["All", "None", "Children", "Descendents", "SelfAndChildren"]),
+    recreate_existing=dict(type="bool", default=False),
+    state_file=dict(type="path"),
+    state_max_age=dict(type="int", default=168),
+    replication_wait=dict(type="int", default=120),
+    max_concurrency=dict(type="int", default=16),
+    report_limit=dict(type="int", default=1000),
+)
 
 
 def check_params(params):
     """Fail on bad input before anything is sent."""
-    check_auth_params(params)
     check_address("user", params["user"])
     compile_query(params["query"])
     if params["mailboxes"] is not None and not [name for name in params["mailboxes"] if name and name.strip()]:
@@ -307,44 +290,38 @@ def select_mailboxes(client, params, scope):
     return mailboxes
 
 
-def run_module():
-    """Parse options, build the pieces, run the plan, report."""
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=AUTH_MUTUALLY_EXCLUSIVE + [("mailboxes", "filter"), ("mailboxes", "recipient_type_details")],
-        required_one_of=AUTH_REQUIRED_ONE_OF,
-        supports_check_mode=True,
-    )
-    for library, error in (("msal", MSAL_IMPORT_ERROR), ("requests", REQUESTS_IMPORT_ERROR), ("jmespath", JMESPATH_IMPORT_ERROR)):
-        if error:
-            module.fail_json(msg=missing_required_lib(library), exception=error)
+def grant(module):
+    """Resolve the trustee, select the mailboxes, bring each to the desired state; returns the result."""
     params = module.params
-    client = None
-    try:
-        check_params(params)
-        client = connect(params, pool_size=params["max_concurrency"])
-        trustee = resolve_trustee(client, params["user"])
-        scope = Scope(params["exclude"], params["query"], trustee)
-        mailboxes = select_mailboxes(client, params, scope)
-        verified = None
-        if params["state_file"]:
-            verified = VerifiedGrants(params["state_file"], params["tenant"], trustee.upn, params["state_max_age"] * 3600)
-        runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
-        engine = GrantEngine(
-            runner, trustee, state=params["state"], check_mode=module.check_mode, auto_mapping=params["auto_mapping"],
-            inheritance_type=params["inheritance_type"], recreate=params["recreate_existing"],
-            replication_wait=params["replication_wait"], verified=verified,
-        )
-        report = engine.run(mailboxes)
-        if verified is not None and not module.check_mode:
-            verified.save()
-    except (AuthError, SelectionError, StateFileError) as exc:
-        module.fail_json(msg=str(exc), requests=client.stats.as_dict(client.tokens.renewals) if client else {})
-    except ExoError as exc:
-        module.fail_json(msg=explain_error(exc), requests=client.stats.as_dict(client.tokens.renewals) if client else {})
+    client = module.connect(pool_size=params["max_concurrency"])
+    trustee = resolve_trustee(client, params["user"])
+    scope = Scope(params["exclude"], params["query"], trustee)
+    mailboxes = select_mailboxes(client, params, scope)
+    verified = None
+    if params["state_file"]:
+        verified = VerifiedGrants(params["state_file"], params["tenant"], trustee.upn, params["state_max_age"] * 3600)
+    runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
+    engine = GrantEngine(
+        runner, trustee, state=params["state"], check_mode=module.check_mode, auto_mapping=params["auto_mapping"],
+        inheritance_type=params["inheritance_type"], recreate=params["recreate_existing"],
+        replication_wait=params["replication_wait"], verified=verified,
+    )
+    report = engine.run(mailboxes)
+    if verified is not None and not module.check_mode:
+        verified.save()
+    return build_result(params, trustee, scope, report, runner, client, check_mode=module.check_mode, diff=module._diff)
 
-    result = build_result(params, trustee, scope, report, runner, client, check_mode=module.check_mode, diff=module._diff)
-    if report.failed:
+
+def run_module():
+    """Parse options, check them, grant, report."""
+    module = ExoModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("mailboxes", "filter"), ("mailboxes", "recipient_type_details")],
+    )
+    if module.params["query"]:
+        module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
+    result = module.run_guarded(lambda: check_params(module.params) or grant(module))
+    if result["failed_mailboxes"]:
         module.fail_json(**result)
     module.exit_json(**result)
 
