@@ -28,6 +28,7 @@ author:
   - mimecast_mse.sync_engine contributors (@mimecast-mse)
 extends_documentation_fragment:
   - mimecast_mse.sync_engine.exo_auth
+  - mimecast_mse.sync_engine.exo_debug
 attributes:
   check_mode:
     support: full
@@ -242,7 +243,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
     resolve_listed,
     resolve_trustee,
 )
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import VerifiedGrants
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import StateFileError, VerifiedGrants
 
 ARGUMENT_SPEC = dict(
     user=dict(type="str", required=True),
@@ -267,8 +268,13 @@ def check_params(params):
     """Fail on bad input before anything is sent."""
     check_address("user", params["user"])
     compile_query(params["query"])
-    if params["mailboxes"] is not None and not [name for name in params["mailboxes"] if name and name.strip()]:
-        raise SelectionError("mailboxes is empty. Fix: list at least one mailbox, or leave mailboxes out to select every mailbox.")
+    for name in ("mailboxes", "recipient_type_details"):
+        if params[name] is not None and not [value for value in params[name] if value and value.strip()]:
+            raise SelectionError("%s is empty, which cannot mean every mailbox. Fix: list at least one value, or leave %s "
+                                 "out to select every mailbox." % (name, name))
+    if params["filter"] is not None and not params["filter"].strip():
+        raise SelectionError("filter is empty, which cannot mean every mailbox. Fix: give an OPATH filter, or leave "
+                             "filter out to select every mailbox.")
     for name in ("state_max_age", "replication_wait", "report_limit"):
         if params[name] < 0:
             raise SelectionError("%s must be 0 or more" % name)
@@ -290,26 +296,63 @@ def select_mailboxes(client, params, scope):
     return mailboxes
 
 
-def grant(module):
-    """Resolve the trustee, select the mailboxes, bring each to the desired state; returns the result."""
-    params = module.params
-    client = module.connect(pool_size=params["max_concurrency"])
-    trustee = resolve_trustee(client, params["user"])
-    scope = Scope(params["exclude"], params["query"], trustee)
-    mailboxes = select_mailboxes(client, params, scope)
-    verified = None
-    if params["state_file"]:
-        verified = VerifiedGrants(params["state_file"], params["tenant"], trustee.upn, params["state_max_age"] * 3600)
-    runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
-    engine = GrantEngine(
-        runner, trustee, state=params["state"], check_mode=module.check_mode, auto_mapping=params["auto_mapping"],
-        inheritance_type=params["inheritance_type"], recreate=params["recreate_existing"],
-        replication_wait=params["replication_wait"], verified=verified,
-    )
-    report = engine.run(mailboxes)
-    if verified is not None and not module.check_mode:
-        verified.save()
-    return build_result(params, trustee, scope, report, runner, client, check_mode=module.check_mode, diff=module._diff)
+class FullAccessRun:
+    """One run of the module; keeps what it has done so a failure can still report it."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.trustee = self.scope = self.runner = self.engine = self.verified = None
+
+    def run(self):
+        """Resolve the trustee, select the mailboxes, bring each to the desired state; returns the result."""
+        params, module = self.params, self.module
+        check_params(params)
+        client = module.connect(pool_size=params["max_concurrency"])
+        self.trustee = resolve_trustee(client, params["user"])
+        if params["state_file"]:
+            self.verified = VerifiedGrants(params["state_file"], client.tenant_id, self.trustee.upn,
+                                           params["state_max_age"] * 3600)
+            if not module.check_mode:
+                self.verified.check_writable()
+        self.scope = Scope(params["exclude"], params["query"], self.trustee)
+        mailboxes = select_mailboxes(client, params, self.scope)
+        self.runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
+        self.engine = GrantEngine(
+            self.runner, self.trustee, state=params["state"], check_mode=module.check_mode,
+            auto_mapping=params["auto_mapping"], inheritance_type=params["inheritance_type"],
+            recreate=params["recreate_existing"], replication_wait=params["replication_wait"], verified=self.verified,
+        )
+        self.engine.run(mailboxes)
+        result = self.result()
+        if self.verified is not None and not module.check_mode:
+            try:
+                self.verified.save()
+            except StateFileError as exc:
+                result["msg"] = "%s; but %s (the next run re-verifies these mailboxes)" % (result["msg"], exc)
+                result["state_file_saved"] = False
+                module.fail_json(**result)
+        return result
+
+    def result(self):
+        """The result so far (complete after run())."""
+        return build_result(self.params, self.trustee, self.scope, self.engine.report, self.runner, self.module.client,
+                            check_mode=self.module.check_mode, diff=self.module._diff)
+
+    def partial(self):
+        """What a run that stopped early had done: counts and mailboxes changed, if it got that far."""
+        if self.engine is None:
+            return {}
+        result = self.result()
+        report = self.engine.report
+        result["counts"]["not_processed"] = result["counts"]["selected"] - report.unchanged - len(report.changed) \
+            - len(report.failed)
+        if self.verified is not None and not self.module.check_mode:
+            try:
+                self.verified.save()  # keep what was verified before the stop
+            except StateFileError:
+                result["state_file_saved"] = False
+        return result
 
 
 def run_module():
@@ -318,9 +361,10 @@ def run_module():
         argument_spec=ARGUMENT_SPEC,
         mutually_exclusive=[("mailboxes", "filter"), ("mailboxes", "recipient_type_details")],
     )
-    if module.params["query"]:
+    if module.params["query"] is not None:
         module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
-    result = module.run_guarded(lambda: check_params(module.params) or grant(module))
+    run = FullAccessRun(module)
+    result = module.run_guarded(run.run, partial_result=run.partial)
     if result["failed_mailboxes"]:
         module.fail_json(**result)
     module.exit_json(**result)
