@@ -14,8 +14,8 @@ options:
   debug_log:
     description:
       - Append a JSON-lines trace of every call to this file on the control node, for a first run against a real tenant
-        or a bug report. One line per event, for example C({"event": "http", "cmdlet": "Get-Mailbox", "path": ..., "status": 200,
-        "headers": {...}, "body_bytes": 5123, "body_keys": [...], "seconds": 0.21}).
+        or a bug report. One line per event; an C(http) event has C(cmdlet), C(host), C(path), C(query_keys), C(status),
+        C(headers), C(body_bytes), C(body_keys) and C(seconds), a C(batch) event the outcome of each sub-request.
       - It holds cmdlet names, URL paths, statuses, response headers from an allow-list, the keys and sizes of answers and
         timings. It never holds a token, secret, password, certificate, request body, mailbox data or query value.
       - The file is created with mode 0600 and appended to.

@@ -455,10 +455,11 @@ class ExoClient:
         every error raised for the runner to retry call by call.
         """
         parse = parse or parse_answer
-        data = json.dumps(payload)
         transient = throttled = unauthorized = 0
         while True:
             token = self.token()
+            # A $batch payload is built per send: its sub-requests carry this same token.
+            data = json.dumps(payload(token) if callable(payload) else payload)
             started = time.monotonic()
             try:
                 answer = self._exchange(url, data, self.headers(token, cmdlet, extra_headers))
@@ -479,6 +480,8 @@ class ExoClient:
                     raise decode_error(answer.status, answer.headers, answer.body, cmdlet)
                 except ExoError as exc:
                     error = exc
+            if error.kind == "unauthorized" and not retry:
+                self.renew(token)  # the runner's retries go out with a new token
             if not retry or error.kind not in ("unauthorized", "throttled", "transient"):
                 raise error
             if error.kind == "unauthorized":
@@ -589,17 +592,20 @@ class ExoClient:
         """
         if not 0 < len(calls) <= MAX_BATCH_SIZE:
             raise ValueError("a $batch carries 1 to %d requests, not %d" % (MAX_BATCH_SIZE, len(calls)))
-        token = self.token()
-        payload = {"requests": [
-            {
-                "id": str(call_id),
-                "method": "POST",
-                "url": self.command_url(select),
-                "headers": self.headers(token, cmdlet),
-                "body": self.cmdlet_input(cmdlet, parameters),
-            }
-            for call_id, cmdlet, parameters, select in calls
-        ]}
+        sent_with = []
+
+        def payload(token):
+            sent_with.append(token)
+            return {"requests": [
+                {
+                    "id": str(call_id),
+                    "method": "POST",
+                    "url": self.command_url(select),
+                    "headers": self.headers(token, cmdlet),
+                    "body": self.cmdlet_input(cmdlet, parameters),
+                }
+                for call_id, cmdlet, parameters, select in calls
+            ]}
         for _call_id, cmdlet, _parameters, _select in calls:
             self.stats.count_cmdlet(cmdlet)
         self.stats.add(batches=1)
@@ -608,7 +614,7 @@ class ExoClient:
                                                  retry=False, parse=lambda body, _cmdlet: self._sub_answers(body, cmdlets))
         if any(isinstance(outcome, ExoError) and outcome.kind == "unauthorized" for outcome in answers.values()):
             # The token expired while the batch ran: renew it before the retries go out.
-            self.renew(token)
+            self.renew(sent_with[-1])
         return answers, throttled
 
     def _sub_answers(self, body, cmdlets):

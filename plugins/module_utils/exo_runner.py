@@ -232,7 +232,7 @@ class BatchRunner:
             if error.kind == "throttled":
                 limiter.record_throttled()
                 pacer.record_throttled()
-            elif self.breaker.record(True, error):
+            elif self.breaker.record(error.kind == "transient", error):
                 self._abort(self.breaker.reason(), calls)
                 return
             for call in calls:
