@@ -15,7 +15,7 @@ import copy
 import fnmatch
 import ntpath
 
-from module_contract import check_call  # pylint: disable=import-error
+from ansible_collections.mimecast_mse.sync_engine.tests.unit.plugins.action.module_contract import check_call
 
 READ_ONLY = {"ansible.windows.win_service_info", "ansible.windows.win_reg_stat", "ansible.windows.win_stat",
              "ansible.windows.win_find"}
