@@ -1,31 +1,43 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mimecast_mse.sync_engine
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Windows integration targets parse: ansible-playbook --syntax-check of each, as ansible-test runs it.
+"""The Windows integration targets are right as far as can be told without a Windows host.
 
-They need a Windows host to run (see tests/integration/inventory.winrm.template); this
-catches YAML, module-option-name and import errors without one. ansible-test runs a role
-target through a playbook like the one generated here, with the targets as the roles path.
+They need one to run (see tests/integration/inventory.winrm.template). Here: each target
+passes ansible-playbook --syntax-check in a playbook like the one ansible-test generates
+(the targets as the roles path), and every module option they use is a documented one.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 import yaml
-from ansible.plugins.loader import fragment_loader, init_plugin_loader, module_loader
-from ansible.utils.collection_loader import AnsibleCollectionConfig
-from ansible.utils.plugin_docs import get_plugin_docs
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGETS = os.path.join(REPO, "tests", "integration", "targets")
 BIN = os.path.dirname(sys.executable)
-WINDOWS_TARGETS = sorted(name for name in os.listdir(TARGETS)
-                         if os.path.isfile(os.path.join(TARGETS, name, "aliases"))
-                         and "windows" in open(os.path.join(TARGETS, name, "aliases"), encoding="utf-8").read().split())
+
+
+def _aliases(target):
+    path = os.path.join(TARGETS, target, "aliases")
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().split()
+
+
+def _ansible_env():
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=TARGETS, ANSIBLE_NOCOLOR="1")
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".build", "linked"))
+    return env
+
+
+WINDOWS_TARGETS = sorted(name for name in os.listdir(TARGETS) if "windows" in _aliases(name))
 
 
 def test_the_windows_targets_are_found():
@@ -37,10 +49,9 @@ def test_syntax_check(tmp_path, target):
     (tmp_path / "inventory.winrm").write_text("[windows]\nwinhost ansible_host=192.0.2.1 ansible_connection=winrm\n")
     (tmp_path / "playbook.yml").write_text(
         "- name: Run %s\n  hosts: windows\n  gather_facts: false\n  roles:\n    - %s\n" % (target, target))
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=TARGETS, ANSIBLE_NOCOLOR="1")
-    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.path.join(REPO, ".build", "linked"))
     completed = subprocess.run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i", "inventory.winrm",
-                                "playbook.yml"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+                                "playbook.yml"], cwd=tmp_path, env=_ansible_env(), capture_output=True, text=True,
+                               check=False)
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
@@ -71,17 +82,20 @@ def _module_calls():
     return calls
 
 
-def _module_doc(fqcn):
-    if AnsibleCollectionConfig.collection_finder is None:
-        init_plugin_loader([os.path.join(REPO, ".build", "linked")])
-    return get_plugin_docs(fqcn, "module", module_loader, fragment_loader, False)[0]
+def _module_docs(fqcns):
+    """{fqcn: DOCUMENTATION} read with ansible-doc, as a user would see it."""
+    completed = subprocess.run([os.path.join(BIN, "ansible-doc"), "--json", "-t", "module", *sorted(fqcns)],
+                               env=_ansible_env(), capture_output=True, text=True, check=True)
+    return {name: entry["doc"] for name, entry in json.loads(completed.stdout).items()}
 
 
 def test_module_options_are_documented_ones():
     """Catches a misspelt option of a PowerShell module, which neither --syntax-check nor ansible-lint can."""
     problems = []
-    for path, task, module, args in _module_calls():
-        options = _module_doc(module).get("options") or {}
+    calls = _module_calls()
+    docs = _module_docs({module for _path, _task, module, _args in calls})
+    for path, task, module, args in calls:
+        options = docs[module].get("options") or {}
         names = {alias: name for name, option in options.items() for alias in [name, *(option.get("aliases") or [])]}
         for arg, value in args.items():
             option = options.get(names.get(arg))

@@ -114,11 +114,6 @@ class ModuleRunner:
         """Whether the task runs in diff mode."""
         return bool(self._action._task.diff)
 
-    @property
-    def changed(self):
-        """Whether any step so far changed (or in check mode would change) the host."""
-        return any(step["changed"] for step in self.steps)
-
     def run(self, step, module, args, secret=False):
         """Run MODULE with ARGS as STEP; return its ModuleResult without the invocation.
 
