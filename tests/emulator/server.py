@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import EXCHANGE_RESOURCE, TENANT_DOMAIN, cmdlets, pki
+from .managed_identity import ManagedIdentityEndpoint
 from .auth import AuthError, Authority, TokenRejected
 from .cmdlets import CmdletError
 from .policy import Concurrency, FaultRule, Faults, Stats, TokenBucket, is_write
@@ -131,6 +132,7 @@ class Engine:
         self.rng = random.Random()
         self.config = {}
         self.base_url = ""
+        self.managed_identity = None
         self.configure({key: self.options[key] for key in RUNTIME_KEYS})
 
     # -- configuration ------------------------------------------------------------------
@@ -374,6 +376,8 @@ class Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path)
         parts = [unquote(part) for part in path.path.split("/") if part]
         query = parse_qs(path.query)
+        if self.engine.managed_identity and self.engine.managed_identity.matches(method, self.path):
+            return self.send(*self.engine.managed_identity.answer(self.headers, query))
         if parts[:1] == ["_emulator"]:
             if self.client_address[0] not in ("127.0.0.1", "::1"):
                 return self.send(403, body={"error": "the control API answers loopback clients only"})
@@ -734,6 +738,7 @@ def build(state_dir, options):
     base_url = "https://127.0.0.1:%d" % port
     engine.base_url = base_url
     authority.base_url = base_url
+    engine.managed_identity = ManagedIdentityEndpoint(engine, base_url)
     apps = {}
     for name in ("secret", "certificate", "no_role", "no_consent"):
         app = authority.app(name)
@@ -752,7 +757,7 @@ def build(state_dir, options):
         "service_account_stored": engine.tenant.service_account_upn,
         "mailboxes": len(engine.tenant.mailboxes), "seed": int(engine.options["seed"]),
         "options": {key: engine.options[key] for key in sorted(DEFAULTS)},
-        "apps": apps, "state_dir": state_dir,
+        "apps": apps, "managed_identity": engine.managed_identity.describe(), "state_dir": state_dir,
         "startup_seconds": round(time.monotonic() - started, 3), "seed_seconds": round(engine.seed_seconds, 3),
     }
     return server, info
