@@ -265,7 +265,7 @@ class RbacPlan:
         if wanted.recipient_filter:
             self._plan_scope()
         self._plan_assignment()
-        self.others = [record for record in self._app_assignments() if record is not self.assignment
+        self.others = [record for record in self._app_assignments() if not self._is_ours(record)
                        and str(record.get("Role", "")).lower() == wanted.role.lower()]
         if self.others:
             self.warnings.append("app %s also holds %s through %s; role grants add up, so the app reaches the mailboxes of "
@@ -281,7 +281,7 @@ class RbacPlan:
             return
         if normalize_filter(self.scope.get("RecipientFilter")) == wanted.recipient_filter:
             return
-        users = self._scope_users(exclude=self.assignment)
+        users = self._scope_users()
         if users:
             raise RbacError("management scope %r has the filter %r and is used by %s; changing it would change what they "
                             "reach. Nothing was changed. Fix: choose another scope_name."
@@ -319,7 +319,7 @@ class RbacPlan:
             self.steps.append(Step("Remove-ManagementRoleAssignment", {"Identity": wanted.assignment_name, "Confirm": False},
                                    "remove role assignment %s" % wanted.assignment_name))
         if self.scope is not None:
-            users = self._scope_users(exclude=self.assignment)
+            users = self._scope_users()
             if users:
                 self.warnings.append("management scope %s was left in place: %s still use it." % (wanted.scope_name,
                                                                                                   ", ".join(users)))
@@ -331,7 +331,7 @@ class RbacPlan:
 
     def _plan_pointer_removal(self):
         wanted = self.wanted
-        remaining = [record for record in self._app_assignments() if record is not self.assignment]
+        remaining = [record for record in self._app_assignments() if not self._is_ours(record)]
         if remaining:
             self.warnings.append("the service principal of app %s was left in place: it still holds %s."
                                  % (wanted.app_id, ", ".join(str(record.get("Name")) for record in remaining)))
@@ -351,12 +351,15 @@ class RbacPlan:
             return []
         return [record for record in self.read.assignments() if assigned_to(record, self.pointer)]
 
-    def _scope_users(self, exclude=None):
-        """Names of the role assignments that use the scope, except ``exclude``."""
+    def _is_ours(self, record):
+        """True for the assignment this module owns (compared by name: each read decodes new objects)."""
+        return self.assignment is not None and str(record.get("Name")).lower() == self.wanted.assignment_name.lower()
+
+    def _scope_users(self):
+        """Names of the role assignments other than ours that use the scope."""
         name = self.wanted.scope_name.lower()
-        excluded = str((exclude or {}).get("Name") or "").lower()
         return [str(record.get("Name")) for record in self.read.assignments()
-                if str(record.get("CustomResourceScope") or "").lower() == name and str(record.get("Name")).lower() != excluded]
+                if str(record.get("CustomResourceScope") or "").lower() == name and not self._is_ours(record)]
 
 
 def apply_steps(client, plan, done):
