@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: o365_app_mailbox_access
 short_description: Give an Entra app scoped mailbox access with RBAC for Applications in Exchange Online
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Makes sure an Entra app (by Application (client) ID) holds an Exchange Online application role, by default
     C(Application EWS.AccessAsApp), for the mailboxes of a management scope, an administrative unit, or the whole

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: o365_ews_access
 short_description: Let an app through the Exchange Online EWS access policy (EwsEnabled and EwsAllowedAppIDs)
-version_added: 1.1.0
+version_added: 1.0.0
 description:
   - Makes sure the organisation's EWS policy lets the given Entra apps (by Application (client) ID) use Exchange Web
     Services, as a current Mimecast Synchronization Engine that signs in with OAuth needs.

@@ -7,10 +7,16 @@ EWS switched off; the MSE app known to Entra ID but not to Exchange.
 """
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import requests
 
-from playbook import connection_args, run_module  # pylint: disable=import-error
+from emulator.client import EmulatorClient
+from playbook import COLLECTIONS_ROOT, REPO, connection_args, run_module  # pylint: disable=import-error
 
 EWS = "mimecast_mse.sync_engine.o365_ews_access"
 RBAC = "mimecast_mse.sync_engine.o365_app_mailbox_access"
@@ -47,7 +53,6 @@ def rbac(tmp_path, exo, check=False, diff=False, **args):
 
 def sample_mailboxes(exo):
     """(a Sales mailbox, a Finance mailbox) by UPN."""
-    from emulator.client import EmulatorClient  # pylint: disable=import-outside-toplevel
     client = EmulatorClient(exo.info)
     sales = client.list_all("Get-Mailbox", {"Filter": "Department -eq 'Sales'"})[0][0]["UserPrincipalName"]
     finance = client.list_all("Get-Mailbox", {"Filter": "Department -eq 'Finance'"})[0][0]["UserPrincipalName"]
@@ -249,3 +254,39 @@ def test_rbac_refused_names_exchange_administrator_and_role_management(tmp_path,
     args = dict(connection_args(exo.info, "no_role"), app_id=mse["app_id"], service_principal_object_id=mse["object_id"])
     run = run_module(tmp_path, args, module=RBAC)
     assert run.returncode != 0 and "Exchange Administrator" in run.result["msg"] and "Role Management" in run.result["msg"]
+
+
+# -- playbooks/ews_app_access.yml ----------------------------------------------------------------
+
+
+def run_playbook(tmp_path, exo, **extra_vars):
+    """ansible-playbook playbooks/ews_app_access.yml against the emulator; returns the CompletedProcess."""
+    args = connection_args(exo.info)
+    variables = {"mse_tenant": args["tenant"], "mse_client_id": args["client_id"], "mse_client_secret": args["client_secret"],
+                 "mse_login_url": args["login_url"], "mse_exchange_url": args["exchange_url"], "mse_ca_path": args["ca_path"]}
+    variables.update(extra_vars)
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AZURE_")}
+    env.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_NOCOLOR="1",
+               ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+               "-e", "@" + str(tmp_path / "vars.json"), os.path.join(REPO, "playbooks", "ews_app_access.yml")]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+def test_playbook_converges_the_seeded_tenant_and_decommissions(tmp_path, exo):
+    mse = entra(exo, "mse")
+    sales, finance = sample_mailboxes(exo)
+    common = {"mse_app_client_id": mse["app_id"], "mse_mailbox_filter": "Department -eq 'Sales'"}
+    first = run_playbook(tmp_path, exo, mse_app_enterprise_object_id=mse["object_id"], mse_verify_in_scope=[sales],
+                         mse_verify_out_of_scope=[finance], **common)
+    assert first.returncode == 0, first.stdout + first.stderr
+    state = org(exo)
+    assert mse["app_id"] in state["ews_allowed_app_ids"] and state["ews_enabled"] is True
+    assert any(item["Name"] == "EWS.AccessAsApp-" + mse["app_id"] for item in state["assignments"])
+    second = run_playbook(tmp_path, exo, **common)
+    assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout + second.stderr
+    gone = run_playbook(tmp_path, exo, mse_access_state="absent", **common)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    state = org(exo)
+    assert mse["app_id"] not in state["ews_allowed_app_ids"] and len(state["assignments"]) == 3
