@@ -363,7 +363,8 @@ HANDLERS = {"Get-Mailbox": get_mailbox, "Get-Recipient": get_recipient, "Get-Mai
             "Add-MailboxPermission": add_mailbox_permission, "Remove-MailboxPermission": remove_mailbox_permission}
 
 
-from . import org  # noqa: E402  pylint: disable=wrong-import-position  (org.py uses the helpers above)
+# org.py adds its cmdlets to the tables above; it imports the helpers of this module, so it comes last.
+from . import org  # noqa: E402  pylint: disable=wrong-import-position
 
 org.register(SPECS, MANDATORY, ENTITY, HANDLERS, CMDLETS)
 PAGED.extend(org.PAGED)
