@@ -249,9 +249,13 @@ class EwsAccessRun:
         """Connect, converge the policy, check or fix mailboxes; returns the result."""
         self.client = self.module.connect(pool_size=self.params["max_concurrency"])
         try:
-            self.converge_policy()
+            selection = None
             if self.params["check_mailboxes"] or self.params["fix_mailboxes"]:
-                self.check_mailboxes()
+                # Selecting reads only; done first so that a mailbox that does not exist stops the run unchanged.
+                selection = select_mailboxes(self.client, self.params)
+            self.converge_policy()
+            if selection is not None:
+                self.check_mailboxes(*selection)
         except ExoError as exc:
             raise refused(exc, ORG_ROLES) from exc
         self.result["requests"] = self.module.requests_made()
@@ -271,10 +275,9 @@ class EwsAccessRun:
         self.result["msg"] = "EWS policy %s" % (("would change" if self.module.check_mode else "changed") if changed
                                                 else "already right")
 
-    def check_mailboxes(self):
-        """Find the mailboxes in scope whose own EWS switch is off; turn it on with fix_mailboxes."""
+    def check_mailboxes(self, mailboxes, scope):
+        """Find the selected mailboxes whose own EWS switch is off; turn it on with fix_mailboxes."""
         params, limit = self.params, self.params["report_limit"]
-        mailboxes, scope = select_mailboxes(self.client, params)
         blocked, failed = find_blocked(self.client, params, mailboxes)
         blocked.sort(key=lambda mailbox: mailbox.address.lower())
         fixed = []
