@@ -33,7 +33,7 @@ class ExoModule(AnsibleModule):
     """An AnsibleModule that talks to Exchange Online."""
 
     def __init__(self, argument_spec, mutually_exclusive=None, required_one_of=None, **kwargs):
-        spec = dict(AUTH_ARGUMENT_SPEC)
+        spec = dict(AUTH_ARGUMENT_SPEC, debug_log=dict(type="path"))
         spec.update(argument_spec)
         super().__init__(
             argument_spec=spec,
@@ -59,6 +59,8 @@ class ExoModule(AnsibleModule):
             self.warn("validate_certs is false: TLS certificates of Entra ID and Exchange Online are not verified, so "
                       "anyone on the network path can read the token. Use ca_path for a private CA instead.")
         self.client = connect(self.params, pool_size=pool_size)
+        # Defence in depth: a token in any message or result is masked like a no_log option.
+        self.client.on_token = self.no_log_values.add
         return self.client
 
     def requests_made(self):
