@@ -24,10 +24,14 @@ class AccessDenied(ConfigurationError):
 
 
 def refused(error, needs):
-    """An AccessDenied for a 403 ExoError, naming the roles in ``needs``; other errors unchanged."""
-    if isinstance(error, ExoError) and error.kind == "forbidden":
-        detail = " (%s)" % error.diagnostics if error.diagnostics else ""
-        return AccessDenied("Exchange Online refused the request (403): the app that runs this module has no Exchange "
-                            "role that allows these cmdlets%s. Fix: give the app's service principal %s, then wait a few "
-                            "minutes for the role to apply." % (detail, needs))
-    return error
+    """An AccessDenied for a refused cmdlet (403, or 401 'not allowed to call'), naming the roles in ``needs``.
+
+    Any other error is returned unchanged.
+    """
+    if not isinstance(error, ExoError) or error.kind not in ("forbidden", "rbac"):
+        return error
+    cmdlet = getattr(error, "cmdlet", None) or "the request"
+    detail = error.diagnostics if error.kind == "forbidden" else error.message
+    return AccessDenied("Exchange Online refused %s (%s): the app that runs this module has no Exchange role that allows "
+                        "it%s. Fix: give the app's service principal %s, then wait a few minutes for the role to apply."
+                        % (cmdlet, error.status or 403, " (%s)" % detail if detail else "", needs))

@@ -29,6 +29,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
 )
 
 BLOCKED_FILTER = "EwsEnabled -eq 0"
+LISTED_PROPERTIES = ("Guid", "PrimarySmtpAddress", "EwsEnabled")
 
 
 class NoTrustee:
@@ -69,9 +70,9 @@ def blocked_by_listing(client, mailboxes, recipient_type_details=None):
     for attempt in range(MAX_LISTING_RESTARTS + 1):
         blocked = set()
         try:
-            for page in client.iter_pages("Get-CASMailbox", parameters):
-                for record in page.value:
-                    if _is_false(record.get("EwsEnabled")):
+            for page in client.iter_pages("Get-CASMailbox", parameters, select=LISTED_PROPERTIES):
+                for record in page:
+                    if isinstance(record, dict) and _is_false(record.get("EwsEnabled")):
                         blocked.add(str(record.get("Guid") or record.get("PrimarySmtpAddress")).lower())
             break
         except ExoError as exc:

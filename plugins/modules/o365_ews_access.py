@@ -29,7 +29,13 @@ author:
   - mimecast_mse.sync_engine contributors (@mimecast-mse)
 extends_documentation_fragment:
   - mimecast_mse.sync_engine.exo_auth
+  - mimecast_mse.sync_engine.exo_debug
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
+  action_group:
+    support: full
+    membership: [mimecast_mse.sync_engine.exchange_online]
   check_mode:
     support: full
     description: Reads the policy (and the mailboxes) and reports what would change; sends no Set cmdlet.
