@@ -33,6 +33,7 @@ SPECS = {
 MANDATORY = {"Get-MailboxPermission": ("Identity",), "Add-MailboxPermission": ("Identity", "User", "AccessRights"),
              "Remove-MailboxPermission": ("Identity", "User", "AccessRights")}
 CMDLETS = {name.lower(): name for name in SPECS}
+PAGED = ["Get-Mailbox", "Get-Recipient"]  # cmdlets whose listings follow @odata.nextLink
 ENTITY = {"Get-Mailbox": "Mailbox", "Get-Recipient": "Recipient", "Get-MailboxPermission": "MailboxPermission",
           "Add-MailboxPermission": "MailboxPermission", "Remove-MailboxPermission": "MailboxPermission"}
 
@@ -107,6 +108,8 @@ def _as_list(value):
 
 
 def _convert(name, kind, value):
+    if kind == "raw":  # the handler converts (nullable values of org.py)
+        return value
     if kind == "str":
         if isinstance(value, (list, dict)) or value is None:
             raise binding("Cannot convert '%s' to the type 'System.String' required by parameter '%s'. Specified method is "
@@ -358,3 +361,10 @@ def remove_mailbox_permission(call):
 
 HANDLERS = {"Get-Mailbox": get_mailbox, "Get-Recipient": get_recipient, "Get-MailboxPermission": get_mailbox_permission,
             "Add-MailboxPermission": add_mailbox_permission, "Remove-MailboxPermission": remove_mailbox_permission}
+
+
+# org.py adds its cmdlets to the tables above; it imports the helpers of this module, so it comes last.
+from . import org  # noqa: E402  pylint: disable=wrong-import-position
+
+org.register(SPECS, MANDATORY, ENTITY, HANDLERS, CMDLETS)
+PAGED.extend(org.PAGED)

@@ -16,7 +16,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import EXCHANGE_RESOURCE, TENANT_DOMAIN, cmdlets, pki
+from . import EXCHANGE_RESOURCE, TENANT_DOMAIN, cmdlets, org, pki
 from .managed_identity import ManagedIdentityEndpoint
 from .auth import AuthError, Authority, TokenRejected
 from .cmdlets import CmdletError
@@ -250,7 +250,7 @@ class Engine:
                 return 429, {"Retry-After": str(retry_after)}, throttled_body(name, retry_after)
             page_size = _page_size(prefer)
             key = json.dumps(cmdlet_input["CmdletInput"], sort_keys=True)
-            if skiptoken and name not in ("Get-Mailbox", "Get-Recipient"):
+            if skiptoken and name not in cmdlets.PAGED:
                 raise skiptoken_error("%s does not page" % name)
             call = cmdlets.Call(self, name, params, page_size, skiptoken, link_base, key)
             return 200, {}, cmdlets.run(call)
@@ -607,6 +607,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self.get_acl((query.get("identity") or [""])[0])
                 if method == "POST":
                     return self.set_acl(body or {})
+            if route == "org":
+                return self.send(200, body=org.control(engine.tenant, method, body))
             if method == "POST" and route == "shutdown":
                 self.send(200, body={"ok": True})
                 threading.Thread(target=self.server.shutdown, daemon=True).start()

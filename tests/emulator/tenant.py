@@ -218,6 +218,7 @@ _PROPS = {
     "guid": lambda r: r.guid,
     "externaldirectoryobjectid": lambda r: r.edoid,
     "emailaddresses": lambda r: r.email_addresses(),
+    "ewsenabled": lambda r: None,  # a Get-CASMailbox property: org.py's CasView supplies the value
 }
 FILTERABLE = frozenset(_PROPS)
 
@@ -287,6 +288,7 @@ class Tenant:
         self.mailbox_index = {}
         self.recipient_index = {}
         self.acl_changes = {}
+        self.extensions = {}  # state of other cmdlet families (org.py), dropped by reset()
         self.granted_fraction = granted_fraction
         self.service_account_upn = "%s@%s" % (service_account, domain)
         self._seed_mailboxes(max(int(mailboxes), 1))
@@ -429,6 +431,7 @@ class Tenant:
                         del self.recipient_index[key]
             del self.mailboxes[self.seeded_count:]
             self.acl_changes.clear()
+            self.extensions.clear()
             self.added_counter = 0
 
     # -- lookups ---------------------------------------------------------------------

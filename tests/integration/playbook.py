@@ -1,4 +1,4 @@
-"""Run o365_mailbox_fullaccess through ansible-playbook, as a user would, and read the result."""
+"""Run a module of the collection (o365_mailbox_fullaccess by default) through ansible-playbook, as a user would."""
 from __future__ import annotations
 
 import json
@@ -45,18 +45,18 @@ def connection_args(info, app="secret"):
     return args
 
 
-def run_module(tmp_path, args, check=False, diff=False, verbosity=0, env=None, callback="json"):
+def run_module(tmp_path, args, check=False, diff=False, verbosity=0, env=None, callback="json", module=MODULE):
     """Run the module in a one-task playbook on localhost; returns a PlaybookRun.
 
     With the json callback the module's result is parsed from the output; with any other
     callback (for -vvv inspection) ``result`` is None.
     """
     playbook = [{
-        "name": "o365_mailbox_fullaccess under test",
+        "name": "%s under test" % module.rsplit(".", 1)[-1],
         "hosts": "localhost",
         "connection": "local",
         "gather_facts": False,
-        "tasks": [{"name": "Run the module", MODULE: args}],
+        "tasks": [{"name": "Run the module", module: args}],
     }]
     path = tmp_path / "playbook.yml"
     path.write_text(yaml.safe_dump(playbook, sort_keys=False))
