@@ -1,0 +1,27 @@
+"""Paths and a command runner shared by the release checks."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+
+def tool(name: str) -> str:
+    """Path of a command installed in the test venv (ansible-galaxy, antsibull-docs, ...)."""
+    return os.path.join(BIN, name)
+
+
+def run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, capture its output, and fail the test with that output if it fails."""
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, **kwargs)
+    assert completed.returncode == 0, "%s failed (%d):\n%s\n%s" % (
+        " ".join(command), completed.returncode, completed.stdout[-4000:], completed.stderr[-4000:])
+    return completed
+
+
+def collections_root(collection_dir: str) -> str:
+    """The directory that holds ansible_collections/, for ANSIBLE_COLLECTIONS_PATH."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(collection_dir)))
