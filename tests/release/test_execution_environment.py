@@ -18,7 +18,7 @@ import yaml
 from bindep.depends import Depends
 from packaging.requirements import Requirement
 
-from release_helpers import REPO, run, tool  # pylint: disable=import-error
+from release_helpers import REPO, run, tool, tool_env  # pylint: disable=import-error
 
 TARBALL_IN_CONTEXT = "mimecast_mse-sync_engine.tar.gz"
 PLATFORMS = {
@@ -60,7 +60,7 @@ def introspected(built_tarball, tmp_path_factory):
     # path, ansible-galaxy would find it installed there and skip the tarball.
     run([tool("ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(collections),
          str(context / "_build" / "collections" / TARBALL_IN_CONTEXT)],
-        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections)))
+        env=tool_env(ANSIBLE_COLLECTIONS_PATH=str(collections)))
     pip_out, bindep_out = workdir / "pip.txt", workdir / "bindep.txt"
     run([sys.executable, str(context / "_build" / "scripts" / "introspect.py"), "introspect", str(collections),
          "--write-pip", str(pip_out), "--write-bindep", str(bindep_out)])
