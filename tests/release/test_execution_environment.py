@@ -126,7 +126,7 @@ def test_requested_pywinrm_extras_exist():
 def third_party_imports() -> set[str]:
     """Top-level modules imported by plugins/ that are neither stdlib nor ansible."""
     names = set()
-    for dirpath, _, files in os.walk(os.path.join(REPO, "plugins")):
+    for dirpath, _dirnames, files in os.walk(os.path.join(REPO, "plugins")):
         for filename in (name for name in files if name.endswith(".py")):
             with open(os.path.join(dirpath, filename), encoding="utf-8") as handle:
                 tree = ast.parse(handle.read())
