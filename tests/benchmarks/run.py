@@ -169,8 +169,9 @@ def machine():
 
 
 GUIDE_LABEL = ".. _ansible_collections.mimecast_mse.sync_engine.docsite.guide_benchmarks:"
-TABLE_HEADER = ("mailboxes", "scenario", "wall time (s)", "throttle minimum (s)", "ratio", "requests (HTTP)", "by cmdlet",
-                "429s", "peak RSS (MB)", "changed", "failed")
+# The numbers a reader compares come first; the cmdlet counts, the widest column, last.
+TABLE_HEADER = ("mailboxes", "scenario", "wall time (s)", "throttle minimum (s)", "ratio", "429s", "peak RSS (MB)",
+                "changed", "failed", "requests (HTTP)", "by cmdlet")
 
 
 def plot_url():
@@ -180,25 +181,28 @@ def plot_url():
     return "%s/blob/main/docs/benchmarks.png" % repository.rstrip("/")
 
 
-def dash_if_none(value, template="%s"):
-    """A table cell: the value, or "-" where the scenario has none (baselines have no RSS or changed count)."""
-    return "-" if value is None else template % value
+def cell_or_na(value, template="%s"):
+    """A table cell: the value, or "n/a" where the scenario has none (baselines have no RSS or changed count).
+
+    Not "-": alone in a list-table cell, RST reads it as a nested bullet list.
+    """
+    return "n/a" if value is None else template % value
 
 
 def table_cells(row):
     """One row of the results table, as cell texts in TABLE_HEADER order."""
     cmdlets = ", ".join("%s %d" % (name, count) for name, count in sorted(row["by_cmdlet"].items()))
     return ["%d" % row["size"], row["scenario"], "%.1f" % row["seconds"], "%.1f" % row["minimum"],
-            dash_if_none(row["ratio"] or None, "%.2f"), str(row["requests"]), cmdlets, str(row["throttled"]),
-            dash_if_none(row["rss_mb"]), dash_if_none(row["changed"]), dash_if_none(row["failed"])]
+            cell_or_na(row["ratio"] or None, "%.2f"), str(row["throttled"]), cell_or_na(row["rss_mb"]),
+            cell_or_na(row["changed"]), cell_or_na(row["failed"]), str(row["requests"]), cmdlets]
 
 
 def rst_list_table(rows):
     """The results as an RST list-table (each cell on its own line, so long cmdlet lists stay readable)."""
     lines = [".. list-table:: Wall time against the throttle-limited minimum", "   :header-rows: 1", ""]
     for cells in [list(TABLE_HEADER)] + [table_cells(row) for row in rows]:
-        lines.append("   * - %s" % (cells[0] or "-"))
-        lines.extend("     - %s" % (cell or "-") for cell in cells[1:])
+        lines.append("   * - %s" % (cells[0] or "n/a"))
+        lines.extend("     - %s" % (cell or "n/a") for cell in cells[1:])
     return lines
 
 

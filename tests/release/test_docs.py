@@ -10,6 +10,8 @@ import sys
 
 import yaml
 from antsibull_docs.rstcheck import check_rst_content
+from docutils import nodes
+from docutils.core import publish_doctree
 
 from release_helpers import REPO, collections_root, run, tool, tool_env  # pylint: disable=import-error
 
@@ -46,7 +48,7 @@ def test_collection_docs_lint(staged_collection, tmp_path):
 def test_docsite_lists_every_guide():
     with open(os.path.join(REPO, "docs", "docsite", "extra-docs.yml"), encoding="utf-8") as handle:
         index = yaml.safe_load(handle)
-    listed = {entry["ref"] for section in index["sections"] for entry in section["toctree"]}
+    listed = {entry if isinstance(entry, str) else entry["ref"] for section in index["sections"] for entry in section["toctree"]}
     assert {"guide_benchmarks", "guide_windows_host"} <= listed
 
 
@@ -66,6 +68,16 @@ def test_benchmark_guide_is_valid_rst_and_keeps_the_reading(tmp_path):
     assert "   * - 300\n     - module: first run\n     - 2.5\n     - 1.2\n     - 2.08\n" in text
     assert "     - Add-MailboxPermission 299, Get-Mailbox 1\n" in text
     assert check_rst_content(text, filename="guide_benchmarks.rst", ignore_roles=["ansplugin"]) == []
+
+
+def test_benchmark_table_cells_are_text():
+    """A baseline has no RSS or changed count: its cell must read as text, not as an RST list."""
+    table = publish_doctree("\n".join(bench.rst_list_table([BASELINE, ROW]))).next_node(nodes.table)
+    entries = list(table.findall(nodes.entry))
+    assert len(entries) == 3 * len(bench.TABLE_HEADER)
+    assert not any(entry.next_node(nodes.bullet_list) for entry in entries)
+    assert [entry.astext() for entry in entries[len(bench.TABLE_HEADER):][:9]] == [
+        "300", "baseline: seed (sample 5, extrapolated)", "2.5", "1.2", "2.08", "3", "n/a", "n/a", "0"]
 
 
 def test_committed_benchmark_guide_survives_a_rerun():
