@@ -3,21 +3,35 @@ from __future__ import annotations
 
 import time
 
+import pytest
+import requests
+
 from emulator.client import EmulatorClient
 
 pytest_plugins = ["emulator.fixtures"]
 
 
-def test_no_role_is_403_with_empty_body(exo):
+def _raw_403(client, cmdlet, parameters):
+    """The 403 read without decoding: its body is NUL bytes labelled gzip."""
+    response = client.session.post(client.invoke_url, json=client.body(cmdlet, parameters), headers=client.headers(),
+                                   verify=client.verify, timeout=30, stream=True)
+    raw = response.raw.read(decode_content=False)
+    return response, raw
+
+
+def test_no_role_is_403_with_nul_bytes_labelled_gzip(exo):
     client = EmulatorClient(exo.info, app="no_role")
-    response = client.invoke("Get-Mailbox", {"ResultSize": 1})
-    assert response.status_code == 403 and response.content == b""
+    with pytest.raises(requests.exceptions.ContentDecodingError):
+        client.invoke("Get-Mailbox", {"ResultSize": 1})
+    response, raw = _raw_403(client, "Get-Mailbox", {"ResultSize": 1})
+    assert response.status_code == 403 and response.headers["Content-Encoding"] == "gzip"
+    assert raw and set(raw) == {0}
     assert "no role" in response.headers["x-ms-diagnostics"]
 
 
 def test_unknown_cmdlet_is_403(exo_client):
-    response = exo_client.invoke("Set-Mailbox", {"Identity": "svc-mse"})
-    assert response.status_code == 403 and response.content == b""
+    response, raw = _raw_403(exo_client, "Set-Mailbox", {"Identity": "svc-mse"})
+    assert response.status_code == 403 and set(raw) == {0}
     assert "Set-Mailbox" in response.headers["x-ms-diagnostics"]
 
 
