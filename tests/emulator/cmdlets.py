@@ -2,6 +2,7 @@
 Get/Add/Remove-MailboxPermission, and the Exchange error shapes."""
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 from .jsontext import RawArray
@@ -238,7 +239,7 @@ class Call:
         builder = self.engine.records
         if self.select is None:
             return RawArray(builder.json(item) for item in items)
-        return [builder.record(item) for item in items]
+        return RawArray(json.dumps(builder.selected(item, self.select), separators=(",", ":")) for item in items)
 
 
 def run(call):
@@ -413,8 +414,8 @@ def remove_mailbox_permission(call):
         matching = [ace for ace in tenant.acl(mailbox) if not ace.inherited and ace.deny == deny
                     and ace.user.lower() == name.lower() and rights.intersection(ace.rights)]
         if not matching:
-            return call.answer([], [NOT_PRESENT[call.lang] % (mailbox.distinguished_name(tenant.domain),
-                                                             _account(recipient, name))])
+            text = NOT_PRESENT[call.lang] % (mailbox.distinguished_name(tenant.domain), _account(recipient, name))
+            return call.answer([], [text])
         acl = tenant.editable_acl(mailbox)
         for ace in [ace for ace in acl if not ace.inherited and ace.deny == deny and ace.user.lower() == name.lower()]:
             ace.rights = [right for right in ace.rights if right not in rights]

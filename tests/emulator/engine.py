@@ -429,4 +429,3 @@ def corrupt_answer(answer, rule):
         body["responses"] = body.get("responses", [])[rule.missing:]
     if rule.content_type:
         answer.headers["Content-Type"] = rule.content_type
-

@@ -185,6 +185,7 @@ class MailboxRecords:
     def __init__(self, initial_domain):
         self.domain = initial_domain
         self.plan = "ExchangeOnlineEnterprise-" + _derived_guid(initial_domain, "plan")
+        self._selections = {}
         self.template = {}
         varying = set()
         for name, default in PROPERTIES:
@@ -199,6 +200,7 @@ class MailboxRecords:
         self.template["OrganizationalUnit"] = "%s.prod.outlook.com/Microsoft Exchange Hosted Organizations/%s" % (
             ORG_DC.lower(), initial_domain)
         varying -= {"OrganizationalUnitRoot", "OrganizationId", "OrganizationalUnit"}
+        self.varying = frozenset(varying)
         self.segments = self._segments(varying)
 
     def _segments(self, varying):
@@ -221,6 +223,25 @@ class MailboxRecords:
         record = dict(self.template)
         record.update(self._varying(mailbox))
         return record
+
+    def selected_keys(self, names):
+        """The record keys (annotations included, record order) a $select of names (a tuple) asks for."""
+        keys = self._selections.get(names)
+        if keys is None:
+            wanted = {name.lower() for name in names}
+            keys = tuple(key for key in self.template if key.split("@", 1)[0].lower() in wanted)
+            if len(self._selections) < 256:
+                self._selections[names] = keys
+        return keys
+
+    def selected(self, mailbox, names):
+        """Only the $select properties of a mailbox's object (case-insensitive; unknown names are ignored)."""
+        keys = self.selected_keys(tuple(names))
+        values = {key: getter(mailbox) for key, getter in PLAIN.items()}
+        if not PLAIN.keys() >= set(keys) & self.varying:
+            values = self._varying(mailbox)
+        template = self.template
+        return {key: values[key] if key in values else template[key] for key in keys}
 
     def json(self, mailbox):
         """The same object as compact JSON text (what a page without $select is built from)."""
@@ -263,6 +284,15 @@ class MailboxRecords:
             "WhenChanged": created, "WhenCreated": created, "WhenChangedUTC": created_utc, "WhenCreatedUTC": created_utc,
             "ExchangeObjectId": guid[24:] + guid[8:24] + guid[:8], "Guid": guid,
         }
+
+
+# Varying properties that are plain attributes: a $select of only these skips the rest of the work.
+PLAIN = {"Guid": lambda m: m.guid, "UserPrincipalName": lambda m: m.upn, "PrimarySmtpAddress": lambda m: m.smtp,
+         "WindowsEmailAddress": lambda m: m.smtp, "RecipientTypeDetails": lambda m: m.rtd,
+         "ExternalDirectoryObjectId": lambda m: m.edoid, "ExchangeGuid": lambda m: m.exguid, "Alias": lambda m: m.alias,
+         "Name": lambda m: m.name, "Identity": lambda m: m.name, "Id": lambda m: m.name, "DisplayName": lambda m: m.display,
+         "CustomAttribute1": lambda m: m.ca1, "HiddenFromAddressListsEnabled": lambda m: m.hidden,
+         "EmailAddresses": lambda m: m.email_addresses()}
 
 
 class _Slot:

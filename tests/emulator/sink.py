@@ -45,7 +45,7 @@ class Sink:
             threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
             self.servers.append(server)
             urls.append("%s://127.0.0.1:%d" % (scheme, server.server_address[1]))
-        return tuple(urls)
+        return urls[0], urls[1]
 
     def stop(self):
         """Stop both listeners."""
