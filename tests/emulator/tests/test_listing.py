@@ -28,7 +28,9 @@ def test_records_are_realistic(exo_client):
 
 
 def test_identity_forms_resolve_case_insensitively(exo_client):
-    mailboxes, _warnings, _pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})
+    mailboxes, _warnings, _pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, select=[
+        "Guid", "ExternalDirectoryObjectId", "UserPrincipalName", "PrimarySmtpAddress", "EmailAddresses", "Alias", "Name",
+        "RecipientTypeDetails"])
     target = next(m for m in mailboxes if m["RecipientTypeDetails"] == "UserMailbox" and len(m["EmailAddresses"]) > 1)
     forms = [target["Guid"], target["ExternalDirectoryObjectId"], target["UserPrincipalName"].upper(),
              target["PrimarySmtpAddress"].lower(), target["EmailAddresses"][1].split(":", 1)[1], target["Alias"].upper(),
@@ -40,7 +42,8 @@ def test_identity_forms_resolve_case_insensitively(exo_client):
 def test_paging_with_nextlink_keeps_creation_order(exo, exo_client):
     first, _w, pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=1000)
     assert pages == 1 and len(first) == 250
-    items, warnings, pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=40)
+    items, warnings, pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=40,
+                                                 select=["Guid", "UserPrincipalName"])
     assert pages == 7 and not warnings
     assert [m["Guid"] for m in items] == [m["Guid"] for m in first]
     assert items[0]["UserPrincipalName"] == "Svc-MSE@contoso.onmicrosoft.com"
@@ -49,7 +52,7 @@ def test_paging_with_nextlink_keeps_creation_order(exo, exo_client):
     prefix = "%s/adminapi/beta/%s/InvokeCommand?%%24skiptoken=" % (exo.info["exchange_url"], exo_client.tenant)
     assert link.startswith(prefix)
     new = exo.control.add_mailboxes(2)
-    assert [m["Guid"] for m in exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})[0][-2:]] == \
+    assert [m["Guid"] for m in exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, select=["Guid"])[0][-2:]] == \
         [m["Guid"] for m in new]
 
 
@@ -88,11 +91,12 @@ def test_result_size_default_1000_with_warning(exo, exo_client):
 
 
 def test_recipient_type_details(exo_client):
-    everything, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})
+    everything, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, select=["RecipientTypeDetails"])
     types = {m["RecipientTypeDetails"] for m in everything}
     assert {"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "DiscoveryMailbox"} <= types
     shared, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited",
-                                                         "RecipientTypeDetails": ["SharedMailbox", "RoomMailbox"]})
+                                                         "RecipientTypeDetails": ["SharedMailbox", "RoomMailbox"]},
+                                         select=["RecipientTypeDetails"])
     assert shared and {m["RecipientTypeDetails"] for m in shared} == {"SharedMailbox", "RoomMailbox"}
     assert len(shared) == sum(m["RecipientTypeDetails"] in ("SharedMailbox", "RoomMailbox") for m in everything)
     response = exo_client.invoke("Get-Mailbox", {"RecipientTypeDetails": ["Sharedbox"]})

@@ -11,7 +11,7 @@ SVC = "svc-mse@contoso.onmicrosoft.com"
 
 
 def _mailboxes(client):
-    return client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})[0]
+    return client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, select=["Guid", "Identity"])[0]
 
 
 def _rows(client, identity, **extra):
