@@ -288,35 +288,31 @@ class Engine:
 
     def fault_answer(self, rule, request, cmdlet, delay):
         """The answer a terminal fault rule gives."""
-        direct = request.site != "sub"
-        if rule.kind == "drop":
-            return Answer(DROP, delay=delay)
-        retry = {"Retry-After": rule.retry_after} if rule.retry_after is not None else {}
-        if rule.kind == "throttle":
-            return Answer(429, retry, answers.throttled_body(is_write(cmdlet or ""), rule.retry_after), delay)
-        if rule.kind == "concurrency":
-            return Answer(rule.status, dict(retry, **{"Content-Type": "text/plain; charset=utf-8"}),
-                          answers.CONCURRENCY_TEXT, delay)
-        if rule.kind == "adminapi_error":
-            body = cmdlets.Call(self, cmdlets.canonical_name(cmdlet) or "Get-Mailbox", {}, 1000, None,
-                                request.link_base, "").answer([])
-            body["@adminapi.errors"] = list(rule.errors)
-            return Answer(200, {}, body, delay)
-        if rule.kind == "routing_error":
-            error = answers.routing_error(rule.status)
-            return Answer(error.status, error.headers, error.body(), delay)
-        if rule.kind == "redirect":
-            self.stats.count(redirects=1)
-            return Answer(rule.status, {"Location": self.target_url(rule) + request.target}, None, delay)
-        headers = dict(retry) if rule.status in (429, 503) else {}
-        if rule.body is not None:
-            return Answer(rule.status, headers, rule.body, delay)
-        if not direct and rule.status == 403:
-            return Answer(403, answers.forbidden_headers("fault rule", False), None, delay)
-        return Answer(rule.status, headers, answers.transient_body(rule.status, rule.exception, rule.message), delay)
+        answer = FAULT_ANSWERS[rule.kind](self, rule, request, cmdlet)
+        answer.delay = delay
+        return answer
 
     def _execute(self, request, cmdlet_input, loop_next=False):
-        direct = request.site != "sub"
+        """The service's own answer: tenant and token, consent, anchor, role, then the cmdlet."""
+        app, refusal = self._authenticate(request)
+        if refusal is None:
+            refusal = self._route(request)
+        if refusal is not None:
+            return refusal
+        try:
+            if not isinstance(cmdlet_input, dict) or not isinstance(cmdlet_input.get("CmdletInput"), dict):
+                raise cmdlets.binding("The request body must be {\"CmdletInput\": {\"CmdletName\": ..., \"Parameters\": {...}}}.")
+            asked = cmdlet_input["CmdletInput"].get("CmdletName")
+            name = cmdlets.canonical_name(asked or "")
+            refusal = self._authorize(request, app, name, asked)
+            if refusal is not None:
+                return refusal
+            return Answer(200, {}, self._run(request, cmdlet_input, name, loop_next))
+        except CmdletError as error:
+            return Answer(error.status, error.headers, error.body())
+
+    def _authenticate(self, request):
+        """(app, None) for a good token of this tenant named as the service expects, else (None, 401 answer)."""
         problem = self.directory.path_problem(request.tenant)
         try:
             if problem:
@@ -324,36 +320,41 @@ class Engine:
             app, _claims = self.authority.validate(request.headers.get("authorization"))
         except TokenRejected as exc:
             self.stats.count(auth_failures=1)
-            return Answer(401, {"WWW-Authenticate": 'Bearer authorization_uri="%s/common/oauth2/authorize", '
-                                                    'error="invalid_token", error_description="%s"' % (self.base_url, exc),
-                                "x-ms-diagnostics": '2000001;reason="%s";error_category="invalid_token"' % exc})
+            return None, Answer(401, {"WWW-Authenticate": 'Bearer authorization_uri="%s/common/oauth2/authorize", '
+                                                          'error="invalid_token", error_description="%s"' % (self.base_url, exc),
+                                      "x-ms-diagnostics": '2000001;reason="%s";error_category="invalid_token"' % exc})
         if not app.roles:
             self.stats.count(auth_failures=1)
             reason = "The token does not contain the role Exchange.ManageAsApp: grant the application permission and admin consent"
-            return Answer(401, {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="%s"' % reason,
-                                "x-ms-diagnostics": '2000008;reason="%s";error_category="invalid_grant"' % reason})
+            return None, Answer(401, {"WWW-Authenticate": 'Bearer error="invalid_token", error_description="%s"' % reason,
+                                      "x-ms-diagnostics": '2000008;reason="%s";error_category="invalid_grant"' % reason})
+        return app, None
+
+    def _route(self, request):
+        """None when X-AnchorMailbox routes to this tenant, else the 400 answer."""
         problem = self.directory.anchor_problem(request.headers.get("x-anchormailbox"))
-        if problem:
-            self.stats.count(anchor_rejections=1)
-            error = answers.anchor_error(request.headers.get("x-anchormailbox"), problem)
-            return Answer(error.status, error.headers, error.body())
-        cmdlet = _cmdlet_name(cmdlet_input)
-        name = cmdlets.canonical_name(cmdlet) if cmdlet else None
+        if not problem:
+            return None
+        self.stats.count(anchor_rejections=1)
+        error = answers.anchor_error(request.headers.get("x-anchormailbox"), problem)
+        return Answer(error.status, error.headers, error.body())
+
+    def _authorize(self, request, app, name, asked):
+        """None when the app's Exchange role may run the cmdlet, else the 403 (no role, unknown cmdlet) or 401 (read-only)."""
         if name is None or app.exchange_role is None:
             self.stats.count(forbidden=1)
-            reason = ("The cmdlet '%s' is not available for this caller; the role assignments grant no such cmdlet." % cmdlet
-                      if app.exchange_role else
-                      "The user has no role assignment that allows running cmdlet '%s'; assign an Exchange administrator "
-                      "role to the application's service principal." % cmdlet)
+            if app.exchange_role:
+                reason = "The cmdlet '%s' is not available for this caller; the role assignments grant no such cmdlet." % asked
+            else:
+                reason = ("The user has no role assignment that allows running cmdlet '%s'; assign an Exchange administrator "
+                          "role to the application's service principal." % asked)
+            direct = request.site != "sub"
             return Answer(403, answers.forbidden_headers(reason, direct), answers.NUL_BODY if direct else None)
         if app.exchange_role == "read" and is_write(name):
             self.stats.count(not_allowed=1)
             headers, body = answers.not_allowed(name, self.base_url)
             return Answer(401, headers, body)
-        try:
-            return Answer(200, {}, self._run(request, cmdlet_input, name, loop_next))
-        except CmdletError as error:
-            return Answer(error.status, error.headers, error.body())
+        return None
 
     def _run(self, request, cmdlet_input, name, loop_next):
         cmdlet_name, params = cmdlets.bind(name, cmdlet_input["CmdletInput"].get("Parameters"))
@@ -387,6 +388,52 @@ class Engine:
         return {"app_tenant_id": "APP:%s@%s" % (SYSTEM_MAILBOX, self.tenant_id),
                 "app_initial_domain": "APP:%s@%s" % (SYSTEM_MAILBOX, TENANT_DOMAIN),
                 "upn_initial_domain": "UPN:%s@%s" % (SYSTEM_MAILBOX, TENANT_DOMAIN)}
+
+
+def _drop_answer(_engine, _rule, _request, _cmdlet):
+    return Answer(DROP)
+
+
+def _throttle_answer(_engine, rule, _request, cmdlet):
+    retry = {"Retry-After": rule.retry_after} if rule.retry_after is not None else {}
+    return Answer(429, retry, answers.throttled_body(is_write(cmdlet or ""), rule.retry_after))
+
+
+def _concurrency_answer(_engine, rule, _request, _cmdlet):
+    headers = {"Content-Type": "text/plain; charset=utf-8"}
+    if rule.retry_after is not None:
+        headers["Retry-After"] = rule.retry_after
+    return Answer(rule.status, headers, answers.CONCURRENCY_TEXT)
+
+
+def _adminapi_error_answer(engine, rule, request, cmdlet):
+    """A 200 whose @adminapi.errors says the cmdlet failed (it did not run)."""
+    body = cmdlets.Call(engine, cmdlets.canonical_name(cmdlet or "") or "Get-Mailbox", {}, 1000, None,
+                        request.link_base, "").answer([])
+    body["@adminapi.errors"] = list(rule.errors)
+    return Answer(200, {}, body)
+
+
+def _routing_error_answer(_engine, rule, _request, _cmdlet):
+    error = answers.routing_error(rule.status)
+    return Answer(error.status, error.headers, error.body())
+
+
+def _redirect_answer(engine, rule, request, _cmdlet):
+    engine.stats.count(redirects=1)
+    return Answer(rule.status, {"Location": engine.target_url(rule) + request.target})
+
+
+def _status_answer(_engine, rule, _request, _cmdlet):
+    headers = {"Retry-After": rule.retry_after} if rule.status in (429, 503) and rule.retry_after is not None else {}
+    if rule.body is not None:
+        return Answer(rule.status, headers, rule.body)
+    return Answer(rule.status, headers, answers.transient_body(rule.status, rule.exception, rule.message))
+
+
+FAULT_ANSWERS = {"drop": _drop_answer, "throttle": _throttle_answer, "concurrency": _concurrency_answer,
+                 "adminapi_error": _adminapi_error_answer, "routing_error": _routing_error_answer,
+                 "redirect": _redirect_answer, "status": _status_answer}
 
 
 def _cmdlet_name(body):

@@ -76,3 +76,9 @@ def test_token_for_another_audience_or_tenant_is_401(exo, exo_client):
     assert other.invoke("Get-Mailbox", {"ResultSize": 1}, token=exo_client.token()).status_code == 401
     by_domain = EmulatorClient(exo.info, tenant="contoso.onmicrosoft.com")
     assert by_domain.invoke("Get-Mailbox", {"ResultSize": 1}, token=exo_client.token()).status_code == 200
+
+
+def test_body_without_cmdlet_input_is_400(exo_client):
+    response = exo_client.session.post(exo_client.invoke_url, json={"Cmdlet": "Get-Mailbox"}, headers=exo_client.headers(),
+                                       verify=exo_client.verify, timeout=30)
+    assert response.status_code == 400 and "ParameterBindingException" in response.text
