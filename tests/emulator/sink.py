@@ -5,7 +5,9 @@ only names, and whether a credential was there) and answered ``{"value": []}``."
 from __future__ import annotations
 
 import json
+import socket
 import ssl
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,7 +68,10 @@ class _SinkServer(ThreadingHTTPServer):
             self.socket = ssl_context.wrap_socket(self.socket, server_side=True, do_handshake_on_connect=False)
 
     def handle_error(self, request, client_address):
-        """A client that gives up (TLS refused, reset) is normal here."""
+        """A client that gives up (TLS refused, reset) is normal here; anything else goes to stderr."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, socket.timeout, OSError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _SinkHandler(BaseHTTPRequestHandler):
