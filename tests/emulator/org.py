@@ -59,15 +59,6 @@ MANDATORY = {
     "Remove-ManagementScope": ("Identity",), "New-ManagementRoleAssignment": ("Role", "App"),
     "Remove-ManagementRoleAssignment": ("Identity",), "Test-ServicePrincipalAuthorization": ("Identity",),
 }
-ENTITY = {"Get-OrganizationConfig": "OrganizationConfig", "Set-OrganizationConfig": "OrganizationConfig",
-          "Get-CASMailbox": "CASMailbox", "Set-CASMailbox": "CASMailbox", "Get-ServicePrincipal": "ServicePrincipal",
-          "New-ServicePrincipal": "ServicePrincipal", "Remove-ServicePrincipal": "ServicePrincipal",
-          "Get-ManagementScope": "ManagementScope", "New-ManagementScope": "ManagementScope",
-          "Set-ManagementScope": "ManagementScope", "Remove-ManagementScope": "ManagementScope",
-          "Get-ManagementRole": "ManagementRole", "Get-ManagementRoleAssignment": "ManagementRoleAssignment",
-          "New-ManagementRoleAssignment": "ManagementRoleAssignment",
-          "Remove-ManagementRoleAssignment": "ManagementRoleAssignment",
-          "Test-ServicePrincipalAuthorization": "ServicePrincipalAuthorization"}
 PAGED = ("Get-CASMailbox",)
 
 
@@ -764,10 +755,9 @@ HANDLERS = {
 }
 
 
-def register(specs, mandatory, entity, handlers, cmdlets):
+def register(specs, mandatory, handlers, cmdlets):
     """Add these cmdlets to the tables of cmdlets.py."""
     specs.update(SPECS)
     mandatory.update(MANDATORY)
-    entity.update(ENTITY)
     handlers.update(HANDLERS)
     cmdlets.update({name.lower(): name for name in SPECS})
