@@ -256,6 +256,7 @@ requests:
            "peak_concurrency": 12}
 '''
 
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import explain_error
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_grants import GrantEngine
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result
@@ -352,6 +353,9 @@ class FullAccessRun:
         )
         self.engine.run(mailboxes)
         result = self.result()
+        if self.runner.aborted is not None:
+            # The run stopped early: the reason and its fix come first, then what was done.
+            result["msg"] = "%s Stopped: %s" % (explain_error(self.runner.aborted), result["msg"])
         if self.verified is not None and not module.check_mode:
             try:
                 self.verified.save()

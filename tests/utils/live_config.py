@@ -32,7 +32,7 @@ def live_config(info):
         "login_url": info["login_url"],
         "exchange_url": info["exchange_url"],
         "ca_path": info["ca_path"],
-        "trustee": info.get("service_account_custom_domain") or info["service_account"],
+        "trustee": info.get("service_account_custom") or info["service_account"],
         "test_mailboxes": [row["UserPrincipalName"] for row in rows],
     }}
 
