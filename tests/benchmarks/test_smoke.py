@@ -1,13 +1,7 @@
 """A small run of the benchmark (`make bench` runs the real one): every scenario converges and is measured."""
 from __future__ import annotations
 
-import os
-import sys
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(REPO, "tests", "benchmarks"))
-
-import run as bench  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from benchmarks import run as bench  # pylint: disable=import-error
 
 SMOKE = dict(latency_ms=0, latency_ms_max=5, read_rate=2000, read_burst=200, write_rate=1000, write_burst=100,
              max_concurrency=60, seed=3)
