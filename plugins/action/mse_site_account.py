@@ -8,8 +8,12 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.args import scrub, validate_args
-from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.runner import ModuleRunner
+from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.args import validate_args
+from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.runner import (
+    ModuleRunner,
+    failure_result,
+    unexpected_error_message,
+)
 from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.site_account import run_site_account
 from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.specs import (
     SITE_ACCOUNT_RULES,
@@ -34,6 +38,7 @@ class ActionModule(ActionBase):
             runner = ModuleRunner(self, task_vars or {}, secrets)
             return run_site_account(runner, params)
         except AnsibleActionFail as exc:
-            steps = runner.steps if runner else []
-            return {"failed": True, "msg": scrub(exc.message, secrets),
-                    "changed": any(step["changed"] for step in steps), "steps": steps}
+            return failure_result(runner, exc.message, secrets)
+        # A failed run must still say what it changed on the host; a traceback would lose that.
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            return failure_result(runner, unexpected_error_message(exc, runner), secrets, exception=exc)

@@ -9,7 +9,11 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.args import validate_args
-from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.runner import ModuleRunner
+from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.runner import (
+    ModuleRunner,
+    failure_result,
+    unexpected_error_message,
+)
 from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.site_info import run_site_info
 from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.specs import SITE_INFO_RULES, SITE_INFO_SPEC
 
@@ -25,10 +29,13 @@ class ActionModule(ActionBase):
         super().run(tmp, task_vars)
         del tmp
         runner = None
+        secrets = set()
         try:
             params, secrets = validate_args(self._task.args, SITE_INFO_SPEC, SITE_INFO_RULES)
             runner = ModuleRunner(self, task_vars or {}, secrets)
             return run_site_info(runner, params)
         except AnsibleActionFail as exc:
-            return {"failed": True, "changed": False, "msg": exc.message,
-                    "steps": runner.steps if runner else []}
+            return failure_result(runner, exc.message, secrets)
+        # Read-only, but a failure still lists the steps made; a traceback would lose them.
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            return failure_result(runner, unexpected_error_message(exc, runner), secrets, exception=exc)

@@ -17,6 +17,8 @@ import traceback
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
+
 try:
     import requests
 except ImportError:
@@ -34,7 +36,7 @@ else:
     MSAL_IMPORT_ERROR = None
 
 
-class AuthError(Exception):
+class AuthError(ConfigurationError):
     """Getting a token failed; the message names the cause and the fix."""
 
 

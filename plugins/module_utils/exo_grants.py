@@ -7,6 +7,12 @@ For each mailbox: read its permission rows for the trustee (Get-MailboxPermissio
 -User), decide, and, unless in check mode, Add or Remove. Every mailbox ends in
 exactly one of: unchanged, changed, failed (with its reason).
 
+A mailbox is "changed" only when the change was made and confirmed. A clean answer to
+the Add (or Remove), first time, with no warning, confirms it. Any other answer is
+ambiguous (a warning in whatever language, no ``value``, an answer to a retried send
+whose first try may have worked, an error): the mailbox's permission is read again,
+one request, and the grant is judged from what is there. No warning text decides it.
+
 A grant counts when FullAccess is among AccessRights, Deny is false, IsInherited is
 false and the row's User names the trustee (UPN or SMTP address, any case). SELF,
 group and orphaned-SID rows never match the trustee, so they are ignored.
@@ -20,8 +26,6 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_clien
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import Call
 
 FULL_ACCESS = "FullAccess"
-ALREADY_PRESENT = "already present"
-NOT_PRESENT = ("doesn't exist", "does not exist")
 
 
 def _flag(value):
@@ -63,15 +67,16 @@ class Report:
 
 
 class MailboxWork:
-    """Per-mailbox progress through check, remove(s) and add."""
+    """Per-mailbox progress through check, remove(s), add and verification."""
 
-    __slots__ = ("mailbox", "removals", "not_found_since", "not_found_retries")
+    __slots__ = ("mailbox", "removals", "not_found_since", "not_found_retries", "last_write")
 
     def __init__(self, mailbox):
         self.mailbox = mailbox
         self.removals = []
         self.not_found_since = None
         self.not_found_retries = 0
+        self.last_write = None  # (cmdlet, what it answered) while a verification is pending
 
 
 class GrantEngine:
@@ -79,6 +84,7 @@ class GrantEngine:
 
     def __init__(self, runner, trustee, state="present", check_mode=False, auto_mapping=False, inheritance_type="All",
                  recreate=False, replication_wait=120.0, verified=None, clock=time.monotonic):
+        # pylint: disable=too-many-arguments
         self.runner = runner
         self.trustee = trustee
         self.state = state
@@ -93,6 +99,9 @@ class GrantEngine:
 
     def run(self, mailboxes):
         """Process every mailbox; returns the Report."""
+        if self.verified is not None and not self.check_mode:
+            # An interrupted long run keeps what it verified.
+            self.runner.on_progress = self.verified.save_if_due
         for mailbox in mailboxes:
             if self.state == "present" and not self.recreate and self.verified is not None \
                     and self.verified.is_fresh(mailbox.identity):
@@ -105,9 +114,14 @@ class GrantEngine:
 
     # -- calls ----------------------------------------------------------------------
 
-    def _submit_check(self, work, delay=0.0):
+    def _submit_check(self, work, delay=0.0, handler=None):
         parameters = {"Identity": work.mailbox.identity, "User": self.trustee.upn}
-        self.runner.submit(Call("Get-MailboxPermission", parameters, self._on_check, work), delay=delay)
+        self.runner.submit(Call("Get-MailboxPermission", parameters, handler or self._on_check, work), delay=delay)
+
+    def _submit_verify(self, work, call, answer):
+        """Read the permission again after an ambiguous answer to a write."""
+        work.last_write = (call.cmdlet, answer)
+        self._submit_check(work, handler=self._on_verify)
 
     def _submit_add(self, work, delay=0.0):
         parameters = {
@@ -201,26 +215,65 @@ class GrantEngine:
             self._failed(call.context, call.cmdlet, outcome.message)
         return True
 
-    def _on_add(self, call, outcome):
+    @staticmethod
+    def _ambiguous(call, outcome):
+        """What makes a write's answer unconvincing, or None when it confirms the change."""
+        if isinstance(outcome, ExoError):
+            return outcome.message
+        if outcome.warnings:
+            return "it answered with a warning: %s" % "; ".join(outcome.warnings)[:300]
+        if outcome.value is None:
+            return "it answered without a result"
+        if call.attempts > 1:
+            return "it was sent %d times" % call.attempts
+        return None
+
+    def _after_write(self, call, outcome, resubmit, confirmed):
+        """Settle a write: retry not-found, confirm a clean answer, verify anything else."""
         work = call.context
-        if self._settle_error(call, outcome, self._submit_add):
+        if isinstance(outcome, ExoError) and outcome.kind == "not_found":
+            self._not_found(call, outcome, resubmit)
             return
-        if any(ALREADY_PRESENT in str(warning).lower() for warning in outcome.warnings) and not self.recreate:
-            # Someone granted it between our check and our add: right, and not our change.
-            self._unchanged(work)
+        if isinstance(outcome, ExoError) and outcome.kind in ("auth", "unavailable", "forbidden", "rbac", "redirect"):
+            self._failed(work, call.cmdlet, outcome.message)
+            return
+        doubt = self._ambiguous(call, outcome)
+        if doubt is None:
+            confirmed(work)
         else:
-            self._changed(work)
+            self._submit_verify(work, call, doubt)
+
+    def _on_add(self, call, outcome):
+        self._after_write(call, outcome, self._submit_add, self._changed)
 
     def _on_remove(self, call, outcome):
+        def next_step(work):
+            work.removals.pop(0)
+            if work.removals:
+                self._submit_remove(work)
+            elif self.state == "present":
+                self._submit_add(work)  # recreate: the grant comes back with the requested AutoMapping
+            else:
+                self._changed(work)
+        self._after_write(call, outcome, self._submit_remove, next_step)
+
+    def _on_verify(self, call, outcome):
+        """The grant as it is after an ambiguous write decides the mailbox."""
         work = call.context
-        if self._settle_error(call, outcome, self._submit_remove):
+        cmdlet, doubt = work.last_write
+        if isinstance(outcome, ExoError):
+            self._failed(work, cmdlet, "%s, and reading the permission back failed too: %s" % (doubt, outcome.message))
             return
-        work.removals.pop(0)
-        if work.removals:
-            self._submit_remove(work)
+        granted = bool(explicit_grants(outcome.value, self.trustee))
+        if cmdlet == "Add-MailboxPermission":
+            if granted:
+                self._changed(work)
+            else:
+                self._failed(work, cmdlet, "%s; the permission read back shows no grant" % doubt)
+        elif granted:
+            self._failed(work, cmdlet, "%s; the permission read back shows the grant still there" % doubt)
         elif self.state == "present":
-            self._submit_add(work)  # recreate: the grant comes back with the requested AutoMapping
-        elif any(any(text in str(warning).lower() for text in NOT_PRESENT) for warning in outcome.warnings):
-            self._unchanged(work)
+            work.removals = []
+            self._submit_add(work)  # recreate_existing: removed, now add it back
         else:
             self._changed(work)

@@ -9,13 +9,17 @@ the adaptive limit allows, and hands every call's final answer to its handler, w
 may submit follow-up calls. All bookkeeping happens on the dispatcher thread; worker
 threads only do HTTP, so handlers need no locks.
 
-Retried here: sub-requests answered 429 (each after its Retry-After), transient errors
-and expired tokens (with backoff). A 429 also shrinks the concurrency of its class and
-paces the class at the rate the tenant was accepting (reads and writes are budgeted
-apart, so each class has its own limit and pace); once a class is down to one batch
-in flight, a 429 holds the whole class for its Retry-After.
-A call whose retries run out, or that fails for good, reaches its handler as an
-ExoError: nothing is dropped.
+Every call has one retry budget (MAX_TRANSIENT_ATTEMPTS sends), whatever failed: its
+sub-request, its whole batch, or the token it needed. A ``$batch`` is sent once by the
+client, so retries never multiply. Throttling (429) is not the call's fault and has its
+own, larger budget; it also shrinks the concurrency of its class and paces the class at
+the rate the tenant was accepting (reads and writes are budgeted apart). A sub-request
+answered with a routing error is sent again as a direct call.
+
+A circuit breaker stops the run when Exchange Online fails persistently (most of the
+last sends failed): nothing more is sent, and every call still queued reaches its
+handler as failed with the reason. Handlers always get a CmdletResult or an ExoError,
+never anything else: nothing is dropped and nothing escapes as a traceback.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth import AuthError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import (
     MAX_BATCH_SIZE,
     ExoError,
@@ -40,39 +45,71 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_throt
     backoff_delay,
 )
 
-# Errors that mean the whole run cannot succeed (wrong token, missing role).
-FATAL_KINDS = ("unauthorized", "forbidden")
 CLASSES = ("write", "read")
 RETRYABLE_KINDS = ("transient", "unauthorized")
+# The circuit opens when this share of the last BREAKER_WINDOW sends failed.
+BREAKER_WINDOW = 40
+BREAKER_THRESHOLD = 0.8
 
 
 class Call:
     """One cmdlet call and what to do with its answer: handler(call, outcome)."""
 
-    __slots__ = ("cmdlet", "parameters", "handler", "context", "request_class", "attempts", "throttled")
+    __slots__ = ("cmdlet", "parameters", "handler", "context", "request_class", "attempts", "throttled", "select",
+                 "direct")
 
-    def __init__(self, cmdlet, parameters, handler, context=None):
+    def __init__(self, cmdlet, parameters, handler, context=None, select=None):
         self.cmdlet = cmdlet
         self.parameters = parameters
         self.handler = handler
         self.context = context
+        self.select = select
         self.request_class = request_class(cmdlet)
         self.attempts = 0
         self.throttled = 0
+        self.direct = False
 
 
-class RunAborted(Exception):
-    """The tenant refused the app itself; carries the ExoError or AuthError that said so."""
+def as_exo_error(exc, cmdlet=None):
+    """Any exception a send raised, as the ExoError handlers understand."""
+    if isinstance(exc, ExoError):
+        return exc
+    if isinstance(exc, AuthError):
+        # No token could be had: transient when the token endpoint may recover, else final.
+        return ExoError(str(exc), kind="transient" if getattr(exc, "transient", False) else "auth", cmdlet=cmdlet)
+    return ExoError("unexpected %s while calling Exchange Online: %s" % (exc.__class__.__name__, exc),
+                    kind="auth", cmdlet=cmdlet)
 
-    def __init__(self, cause):
-        super().__init__(str(cause))
-        self.cause = cause
+
+class CircuitBreaker:
+    """Opens when most of the recent sends failed, so a failing service is not hammered."""
+
+    def __init__(self, window=BREAKER_WINDOW, threshold=BREAKER_THRESHOLD):
+        self.threshold = threshold
+        self._recent = deque(maxlen=window)
+        self.last_error = None
+
+    def record(self, failed, error=None):
+        """One send's outcome; returns True when the circuit is now open."""
+        self._recent.append(bool(failed))
+        if failed:
+            self.last_error = error
+        return len(self._recent) == self._recent.maxlen and sum(self._recent) >= self.threshold * len(self._recent)
+
+    def reason(self):
+        """Why the circuit opened, as an ExoError."""
+        failures = sum(self._recent)
+        last = self.last_error.message if self.last_error is not None else "unknown"
+        return ExoError("Exchange Online failed %d of the last %d requests (last: %s); the module stopped sending. "
+                        "Run again later: a re-run picks up where this one stopped." % (failures, len(self._recent), last),
+                        kind="unavailable")
 
 
 class BatchRunner:
     """Dispatches Calls in concurrent $batch requests until none is left."""
 
-    def __init__(self, client, max_concurrency=16, initial_concurrency=8, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, client, max_concurrency=16, initial_concurrency=8, clock=time.monotonic, sleep=time.sleep,
+                 on_progress=None):
         self.client = client
         self.max_concurrency = max_concurrency
         # Reads and writes have separate budgets, so each class finds its own concurrency.
@@ -80,11 +117,14 @@ class BatchRunner:
                          for klass in CLASSES}
         self.pacers = {klass: RatePacer(clock=clock) for klass in CLASSES}
         self.cool = CoolDown(clock=clock)
+        self.breaker = CircuitBreaker()
         self._clock = clock
         self._sleep = sleep
         self._ready = {"write": deque(), "read": deque()}
         self._delayed = []
         self._sequence = itertools.count()
+        # Called on the dispatcher thread after each settled batch (periodic state saves).
+        self.on_progress = on_progress
         self.aborted = None
 
     # -- queueing -------------------------------------------------------------------
@@ -92,7 +132,7 @@ class BatchRunner:
     def submit(self, call, delay=0.0):
         """Queue a call, optionally not before ``delay`` seconds from now."""
         if self.aborted is not None:
-            call.handler(call, self.aborted.cause)
+            call.handler(call, self.aborted)
         elif delay > 0:
             heapq.heappush(self._delayed, (self._clock() + delay, next(self._sequence), call))
         else:
@@ -105,10 +145,12 @@ class BatchRunner:
             self._ready[call.request_class].append(call)
 
     def _take_batch(self, klass):
-        """Up to ten ready calls of one class (each class has its own budget and limit)."""
+        """Up to ten ready calls of one class, or one direct call (each class has its own budget)."""
         queue = self._ready[klass]
+        if queue and queue[0].direct:
+            return [queue.popleft()]
         calls = []
-        while queue and len(calls) < MAX_BATCH_SIZE:
+        while queue and len(calls) < MAX_BATCH_SIZE and not queue[0].direct:
             calls.append(queue.popleft())
         return calls
 
@@ -130,6 +172,14 @@ class BatchRunner:
                 waits.append(max(self.cool.wait_time(klass), self.pacers[klass].wait_time()))
         return min(max(min(waits), 0.005), 1.0)
 
+    def _send(self, pool, calls):
+        for call in calls:
+            call.attempts += 1
+        if calls[0].direct:
+            call = calls[0]
+            return pool.submit(self.client.invoke, call.cmdlet, call.parameters)
+        return pool.submit(self.client.batch, [(index, c.cmdlet, c.parameters, c.select) for index, c in enumerate(calls)])
+
     # -- the loop -------------------------------------------------------------------
 
     def run(self):
@@ -147,10 +197,7 @@ class BatchRunner:
                         if not calls:
                             break
                         pacer.take(len(calls))
-                        for call in calls:
-                            call.attempts += 1
-                        future = pool.submit(self.client.batch, [(index, c.cmdlet, c.parameters) for index, c in enumerate(calls)])
-                        in_flight[future] = (klass, calls)
+                        in_flight[self._send(pool, calls)] = (klass, calls)
                         busy[klass] += 1
                 if not in_flight and not self._pending():
                     break
@@ -165,45 +212,45 @@ class BatchRunner:
                     self._settle(klass, calls, future)
                 if self.aborted is not None:
                     self._fail_queued()
+                if done and self.on_progress is not None:
+                    self.on_progress()
 
     def _settle(self, klass, calls, future):
         limiter, pacer = self.limiters[klass], self.pacers[klass]
         try:
-            answers, throttled = future.result()
-        except ExoError as exc:
-            if exc.kind in FATAL_KINDS:
-                self._abort(exc, calls)
+            outcome = future.result()
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            error = as_exo_error(exc, calls[0].cmdlet)
+            if error.fatal:
+                self._abort(error, calls)
                 return
-            if exc.kind == "throttled":
+            if calls[0].direct:
+                # A direct call used its whole budget inside the client: its error is final.
+                self.breaker.record(error.kind == "transient", error)
+                calls[0].handler(calls[0], error)
+                return
+            if error.kind == "throttled":
                 limiter.record_throttled()
                 pacer.record_throttled()
+            elif self.breaker.record(error.kind == "transient", error):
+                self._abort(self.breaker.reason(), calls)
+                return
             for call in calls:
-                self._retry_or_fail(call, exc)
+                self._retry_or_fail(call, error)
             return
-        except Exception as exc:  # pylint: disable=broad-exception-caught
-            # AuthError (token could not be renewed) or a bug: nothing more can succeed.
-            self._abort(exc, calls)
+        if calls[0].direct:
+            # A direct call used its budget inside the client: its outcome is final.
+            self.breaker.record(False)
+            calls[0].handler(calls[0], outcome)
             return
-        sub_throttled = 0
+        answers, throttled = outcome
+        sub_throttled = sub_failed = 0
         for index, call in enumerate(calls):
-            outcome = answers[str(index)]
-            if isinstance(outcome, ExoError) and outcome.kind == "throttled":
-                sub_throttled += 1
-                call.throttled += 1
-                call.attempts -= 1  # throttling is not the call's fault; it has its own budget
-                if limiter.slots <= limiter.minimum:
-                    # Sending slower is no longer possible: hold the whole class as asked.
-                    self.cool.hold(call.request_class, outcome.retry_after)
-                if call.throttled >= MAX_THROTTLED_ATTEMPTS:
-                    call.handler(call, outcome)
-                else:
-                    self.submit(call, delay=outcome.retry_after)
-            elif isinstance(outcome, ExoError) and outcome.kind in FATAL_KINDS and outcome.kind != "unauthorized":
-                self._abort(outcome, [call])
-            elif isinstance(outcome, ExoError) and outcome.kind in RETRYABLE_KINDS:
-                self._retry_or_fail(call, outcome)
-            else:
-                call.handler(call, outcome)
+            sub_throttled += self._settle_call(call, answers[str(index)], limiter)
+            sub_failed += isinstance(answers[str(index)], ExoError) and answers[str(index)].kind == "transient"
+        if self.breaker.record(sub_failed > len(calls) // 2, next(
+                (answer for answer in answers.values() if isinstance(answer, ExoError)), None)):
+            self._abort(self.breaker.reason(), [])
         pacer.record_accepted(len(calls) - sub_throttled)
         if throttled or sub_throttled:
             limiter.record_throttled()
@@ -211,17 +258,50 @@ class BatchRunner:
         else:
             limiter.record_clean()
 
+    def _settle_call(self, call, outcome, limiter):
+        """Route one sub-request's outcome; returns 1 when it was throttled."""
+        if not isinstance(outcome, ExoError):
+            call.handler(call, outcome)
+        elif outcome.kind == "throttled":
+            call.throttled += 1
+            call.attempts -= 1  # throttling is not the call's fault; it has its own budget
+            if limiter.slots <= limiter.minimum:
+                # Sending slower is no longer possible: hold the whole class as asked.
+                self.cool.hold(call.request_class, outcome.retry_after)
+            if call.throttled >= MAX_THROTTLED_ATTEMPTS:
+                call.handler(call, outcome)
+            else:
+                self.submit(call, delay=outcome.retry_after)
+            return 1
+        elif outcome.fatal:
+            self._abort(outcome, [call])
+        elif outcome.kind == "routing" and not call.direct:
+            # Microsoft's module does not batch mailbox-routed cmdlets; send this one alone.
+            call.direct = True
+            call.attempts -= 1
+            self.submit(call)
+        elif outcome.kind in RETRYABLE_KINDS:
+            self._retry_or_fail(call, outcome)
+        else:
+            call.handler(call, outcome)
+        return 0
+
     def _retry_or_fail(self, call, error):
-        if error.kind in RETRYABLE_KINDS + ("throttled",) and call.attempts < MAX_TRANSIENT_ATTEMPTS:
+        if self.aborted is not None:
+            call.handler(call, self.aborted)
+        elif error.kind in RETRYABLE_KINDS + ("throttled",) and call.attempts < MAX_TRANSIENT_ATTEMPTS:
             self.submit(call, delay=backoff_delay(call.attempts))
         else:
+            if call.attempts > 1:
+                error = ExoError("%s (after %d attempts)" % (error.message, call.attempts), status=error.status,
+                                 kind=error.kind, exception_class=error.exception_class, cmdlet=error.cmdlet)
             call.handler(call, error)
 
     def _abort(self, cause, calls):
         if self.aborted is None:
-            self.aborted = RunAborted(cause)
+            self.aborted = cause
         for call in calls:
-            call.handler(call, self.aborted.cause)
+            call.handler(call, self.aborted)
 
     def _fail_queued(self):
         queued = list(self._ready["write"]) + list(self._ready["read"]) + [entry[2] for entry in self._delayed]
@@ -229,4 +309,4 @@ class BatchRunner:
             queue.clear()
         self._delayed = []
         for call in queued:
-            call.handler(call, self.aborted.cause)
+            call.handler(call, self.aborted)

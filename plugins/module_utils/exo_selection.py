@@ -15,6 +15,7 @@ import re
 import traceback
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner, Call
 
 try:
@@ -28,9 +29,21 @@ else:
 ADDRESS_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Listing restarts allowed when the server refuses an expired next-page link.
 MAX_LISTING_RESTARTS = 3
+# Pages in a row that bring no mailbox not seen before: the server is repeating itself.
+MAX_STALE_PAGES = 3
+# The Get-Mailbox properties a run needs (identities_of, mailbox_from_record, Scope.admit).
+# A full mailbox object has ~250 properties; asking for these few makes pages ~20x smaller.
+LISTING_PROPERTIES = ("Guid", "ExternalDirectoryObjectId", "PrimarySmtpAddress", "UserPrincipalName", "Alias",
+                      "EmailAddresses", "WindowsEmailAddress", "Name", "Identity", "RecipientTypeDetails")
+# JMESPath nodes whose children are evaluated against the same record as the node itself.
+SAME_CONTEXT_NODES = ("comparator", "and_expression", "or_expression", "not_expression", "function_expression",
+                      "multi_select_list", "multi_select_dict", "key_val_pair")
+# Nodes whose first child is evaluated against the record and the rest against its result.
+LEFT_CONTEXT_NODES = ("subexpression", "index_expression", "projection", "value_projection", "filter_projection",
+                      "flatten", "pipe")
 
 
-class SelectionError(Exception):
+class SelectionError(ConfigurationError):
     """The scope or trustee cannot be used; the message says what to fix."""
 
 
@@ -67,13 +80,47 @@ def mailbox_from_record(record):
 
 def compile_query(expression):
     """Compile a JMESPath expression, or explain what is wrong with it."""
-    if not expression:
+    if expression is None:
         return None
+    if not expression.strip():
+        raise SelectionError("query is empty, which would select every mailbox. Fix: give a JMESPath expression, or "
+                             "leave query out to select every mailbox.")
     try:
         return jmespath.compile(expression)
     except jmespath.exceptions.JMESPathError as exc:
         raise SelectionError("query is not a valid JMESPath expression: %s. Fix the expression; it is evaluated "
                              "against each mailbox record, e.g. \"Department == 'Sales'\"." % str(exc).splitlines()[0])
+
+
+def record_fields(node):
+    """Names of the record properties a JMESPath AST reads, or None when it reads the whole record."""
+    kind = node.get("type")
+    if kind == "field":
+        return {node["value"]}
+    if kind in ("literal", "index", "slice", "expref"):
+        return set()
+    if kind in SAME_CONTEXT_NODES:
+        names = set()
+        for child in node.get("children") or []:
+            child_names = record_fields(child)
+            if child_names is None:
+                return None
+            names |= child_names
+        return names
+    if kind in LEFT_CONTEXT_NODES:
+        return record_fields(node["children"][0])
+    # current (@), identity, wildcards on the record, anything unknown: the whole record.
+    return None
+
+
+def listing_properties(query):
+    """What to ask Get-Mailbox for (``$select``): the properties a run needs, or None for all."""
+    if query is None:
+        return list(LISTING_PROPERTIES)
+    fields = record_fields(query.parsed)
+    if fields is None:
+        return None
+    return list(LISTING_PROPERTIES) + sorted(fields - set(LISTING_PROPERTIES))
 
 
 def check_address(option, value):
@@ -114,7 +161,7 @@ def _find(client, cmdlet, identity):
 def resolve_trustee(client, user):
     """Look the trustee up; it must be a mailbox-enabled recipient."""
     record = _find(client, "Get-Mailbox", user)
-    if record:
+    if record and isinstance(record[0], dict):
         return Trustee(record[0])
     recipient = _find(client, "Get-Recipient", user)
     if recipient:
@@ -150,35 +197,53 @@ class Scope:
             # The trustee owns its mailbox (NT AUTHORITY\SELF); a grant to itself means nothing.
             self.excluded += 1
             return None
-        if self.query is not None and not self.query.search(record):
+        if self.query is not None and not self._query_admits(record):
             self.excluded += 1
             return None
         return mailbox_from_record(record)
+
+    def _query_admits(self, record):
+        try:
+            return self.query.search(record)
+        except jmespath.exceptions.JMESPathError as exc:
+            # A type error shows only on real data (e.g. contains() on a null property).
+            raise SelectionError("query %r failed on mailbox %s: %s. Fix the expression, for example guard a property "
+                                 "that can be null with (Property || '')." % (
+                                     self.query.expression, record.get("PrimarySmtpAddress"), str(exc).splitlines()[0]))
 
 
 def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None, page_size=1000):
     """Every mailbox in scope, listed on the server (paged) and narrowed by ``scope``.
 
     An expired next-page link restarts the listing; mailboxes already seen are not
-    counted twice.
+    counted twice. A listing that cannot be completed raises: it never narrows the scope.
     """
     parameters = {"ResultSize": "Unlimited"}
     if recipient_type_details:
         parameters["RecipientTypeDetails"] = list(recipient_type_details)
     if opath_filter:
         parameters["Filter"] = opath_filter
+    select = listing_properties(scope.query)
     selected, seen = [], set()
     for attempt in range(MAX_LISTING_RESTARTS + 1):
         try:
-            for page in client.iter_pages("Get-Mailbox", parameters, page_size=page_size):
-                for record in page.value:
-                    key = str(record.get("Guid") or record.get("PrimarySmtpAddress"))
-                    if key in seen:
+            stale = 0
+            for page in client.iter_pages("Get-Mailbox", parameters, page_size=page_size, select=select):
+                fresh = 0
+                for record in page:
+                    key = str(record.get("Guid") or record.get("PrimarySmtpAddress")) if isinstance(record, dict) else None
+                    if key is None or key in seen:
                         continue
                     seen.add(key)
+                    fresh += 1
                     mailbox = scope.admit(record)
                     if mailbox is not None:
                         selected.append(mailbox)
+                stale = 0 if fresh else stale + 1
+                if page and stale >= MAX_STALE_PAGES:
+                    raise ExoError("Exchange Online kept returning pages of mailboxes already listed; the listing would "
+                                   "never end, so nothing was changed. Run again later.", kind="listing_loop",
+                                   cmdlet="Get-Mailbox")
             return selected
         except ExoError as exc:
             if exc.kind == "next_link_expired" and attempt < MAX_LISTING_RESTARTS:
@@ -204,13 +269,17 @@ def resolve_listed(client, scope, identities, max_concurrency=8):
             unknown.append(call.context)
         else:
             record = outcome.value[0]
+            if not isinstance(record, dict):
+                errors.append("%s: Exchange Online answered with something that is not a mailbox" % call.context)
+                return
             key = str(record.get("Guid") or record.get("PrimarySmtpAddress"))
             if key not in found:
                 found[key] = record
 
     runner = BatchRunner(client, max_concurrency=max_concurrency)
+    select = listing_properties(scope.query)
     for identity in identities:
-        runner.submit(Call("Get-Mailbox", {"Identity": identity}, settle, context=identity))
+        runner.submit(Call("Get-Mailbox", {"Identity": identity}, settle, context=identity, select=select))
     runner.run()
     mailboxes = [mailbox for mailbox in (scope.admit(record) for record in found.values()) if mailbox is not None]
     return mailboxes, sorted(unknown), errors

@@ -9,35 +9,72 @@ verified less than ``max_age`` ago is trusted without a request, and an onboardi
 costs the listing plus the new mailboxes. Trust has a price: a grant removed behind
 the module's back is noticed only when its record ages out. Records are per tenant and
 trustee, so one file can serve many tenants.
+
+The file is safe to share and to lose: losing it only costs a full verification. Runs
+sharing one file merge their work under a lock, per mailbox, and the latest observation
+wins: a record is the time a grant was verified, a negative number the time it was
+found missing or revoked (a tombstone); on a tie "absent" wins. Records that are not
+plain numbers or lie in the future are stale; records older than the max age are pruned
+(this run's own are kept, so ``state_max_age: 0`` leaves exactly what it verified);
+writes are atomic and fsynced; a symlinked path is followed, not replaced.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
 
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX
+    fcntl = None
+
 STATE_VERSION = 1
+# A long run saves what it verified at least this often (seconds).
+SAVE_INTERVAL = 60.0
 
 
-class StateFileError(Exception):
+class StateFileError(ConfigurationError):
     """The state file cannot be read or written; the message says which and why."""
+
+
+def _valid(stamp, now):
+    """A record or tombstone that is a real, finite time not in the future."""
+    return isinstance(stamp, (int, float)) and not isinstance(stamp, bool) and math.isfinite(stamp) \
+        and 0 < abs(stamp) <= now
+
+
+def _newer(mine, theirs):
+    """True when ``mine`` is the later observation (on a tie, the tombstone wins)."""
+    if abs(mine) != abs(theirs):
+        return abs(mine) > abs(theirs)
+    return mine < 0 <= theirs or (mine < 0) == (theirs < 0)
 
 
 class VerifiedGrants:
     """Verified-grant timestamps of one (tenant, trustee), backed by a JSON file."""
 
-    def __init__(self, path, tenant, trustee, max_age_seconds, clock=time.time):
-        self.path = path
+    def __init__(self, path, tenant, trustee, max_age_seconds, clock=time.time, monotonic=time.monotonic):
+        # The real file behind a symlink is the one to update; the link stays a link.
+        self.path = os.path.realpath(path)
         self.key = "%s|%s" % (str(tenant).lower(), str(trustee).lower())
         self.max_age = max_age_seconds
         self._clock = clock
-        self._document = self._load()
-        self._entries = self._document["grants"].setdefault(self.key, {})
+        self._monotonic = monotonic
+        self._last_save = monotonic()
+        self._entries = self._current(self._load())
+        self._changes = {}  # this run's records (+time) and tombstones (-time)
+
+    # -- reading ----------------------------------------------------------------------
 
     def _load(self):
-        if not self.path or not os.path.exists(self.path):
+        """The whole document on disk (an empty one when there is no file)."""
+        if not os.path.exists(self.path):
             return {"version": STATE_VERSION, "grants": {}}
         try:
             with open(self.path, encoding="utf-8") as handle:
@@ -51,29 +88,95 @@ class VerifiedGrants:
                                  "point state_file elsewhere." % (self.path, STATE_VERSION))
         return document
 
+    def _current(self, document):
+        """This (tenant, trustee)'s valid records and tombstones on disk, minus those aged out."""
+        entries = document["grants"].get(self.key)
+        if not isinstance(entries, dict):
+            return {}
+        now = self._clock()
+        return {str(identity): stamp for identity, stamp in entries.items()
+                if _valid(stamp, now) and now - abs(stamp) < self.max_age}
+
+    def check_writable(self):
+        """Fail before any change when the file could not be written at the end."""
+        directory = os.path.dirname(self.path)
+        try:
+            os.makedirs(directory, exist_ok=True)
+            handle, probe = tempfile.mkstemp(prefix=".state-probe-", dir=directory)
+            os.close(handle)
+            os.remove(probe)
+        except OSError as exc:
+            raise StateFileError("state_file %s cannot be written (%s). Nothing was changed. Fix: make its directory "
+                                 "writable for the user running Ansible, or point state_file elsewhere."
+                                 % (self.path, exc.strerror or exc))
+        if os.path.exists(self.path) and not os.access(self.path, os.W_OK):
+            raise StateFileError("state_file %s is not writable. Nothing was changed. Fix: make it writable, delete "
+                                 "it, or point state_file elsewhere." % self.path)
+
+    # -- this run's knowledge ---------------------------------------------------------
+
     def is_fresh(self, identity):
         """True when this mailbox's grant was verified within max_age."""
-        verified = self._entries.get(identity)
-        return verified is not None and self._clock() - verified < self.max_age
+        stamp = self._entries.get(identity)
+        return stamp is not None and stamp > 0 and self._clock() - stamp < self.max_age
 
     def record(self, identity):
         """Remember that the grant on this mailbox was just verified or made."""
-        self._entries[identity] = int(self._clock())
+        self._changes[identity] = self._entries[identity] = int(self._clock()) or 1
 
     def forget(self, identity):
-        """The grant is gone (revoked) or unknown: verify it next time."""
-        self._entries.pop(identity, None)
+        """The grant is gone (revoked) or unknown: verify it next time, here and in runs sharing the file."""
+        self._changes[identity] = self._entries[identity] = -(int(self._clock()) or 1)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def save_if_due(self):
+        """Save at most every SAVE_INTERVAL seconds, so an interrupted long run keeps its work."""
+        if self._monotonic() - self._last_save >= SAVE_INTERVAL:
+            self.save()
 
     def save(self):
-        """Write the file atomically (a crash leaves the old or the new file, never half)."""
-        if not self._entries:
-            self._document["grants"].pop(self.key, None)
-        directory = os.path.dirname(os.path.abspath(self.path))
+        """Merge this run's records into the file on disk, under a lock, atomically."""
+        directory = os.path.dirname(self.path)
         try:
             os.makedirs(directory, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=".state-", dir=directory)
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(self._document, stream, separators=(",", ":"), sort_keys=True)
-            os.replace(temporary, self.path)
+            with open(self.path + ".lock", "a", encoding="utf-8") as lock:
+                if fcntl is not None:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+                document = self._load()
+                document["grants"][self.key] = self._merged(document)
+                if not document["grants"][self.key]:
+                    document["grants"].pop(self.key)
+                self._write(document, directory)
         except OSError as exc:
-            raise StateFileError("cannot write state_file %s: %s" % (self.path, exc))
+            raise StateFileError("cannot write state_file %s: %s" % (self.path, exc.strerror or exc))
+        self._last_save = self._monotonic()
+
+    def _merged(self, document):
+        """What is on disk (minus what aged out) with this run's observations where they are newer."""
+        merged = self._current(document)
+        for identity, stamp in self._changes.items():
+            if identity not in merged or _newer(stamp, merged[identity]):
+                merged[identity] = stamp
+        self._entries = dict(merged)
+        return merged
+
+    def _write(self, document, directory):
+        handle, temporary = tempfile.mkstemp(prefix=".state-", dir=directory)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(document, stream, separators=(",", ":"), sort_keys=True)
+                stream.flush()
+                os.fsync(stream.fileno())
+            if os.path.exists(self.path):
+                os.chmod(temporary, os.stat(self.path).st_mode & 0o777)
+            os.replace(temporary, self.path)
+        except OSError:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+            raise
+        directory_handle = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(directory_handle)
+        finally:
+            os.close(directory_handle)

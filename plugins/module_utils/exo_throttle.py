@@ -12,12 +12,14 @@ clean, shrink when the tenant answers 429 (additive increase, multiplicative dec
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections import deque
 
-# Attempts per request before a transient error (5xx, dropped connection) is final.
-MAX_TRANSIENT_ATTEMPTS = 6
+# Sends of one call before a transient error (5xx, dropped connection, a malformed answer)
+# is final: Microsoft's own module gives up after about five.
+MAX_TRANSIENT_ATTEMPTS = 5
 # Attempts per request that may be answered 429 before giving up on it.
 MAX_THROTTLED_ATTEMPTS = 30
 # How much the concurrency shrinks on throttling. Gentler than halving: a token-bucket
@@ -30,8 +32,9 @@ MAX_WAIT = 120.0
 def parse_retry_after(value, default=1.0):
     """Return the wait in seconds that a Retry-After header asks for.
 
-    The header is either a number of seconds or an HTTP date; anything unreadable
-    falls back to ``default``. The result is clamped to [0.1, MAX_WAIT].
+    The header is either a number of seconds (decimals allowed) or an HTTP date; anything
+    unreadable or not finite (NaN, Infinity) falls back to ``default``. The result is
+    clamped to [0.1, MAX_WAIT].
     """
     if value is None or value == "":
         return default
@@ -42,6 +45,8 @@ def parse_retry_after(value, default=1.0):
             seconds = email.utils.parsedate_to_datetime(str(value)).timestamp() - time.time()
         except (TypeError, ValueError, IndexError, OverflowError):
             seconds = default
+    if not math.isfinite(seconds):
+        seconds = default
     return min(max(seconds, 0.1), MAX_WAIT)
 
 

@@ -15,14 +15,23 @@ description:
   - Runs as an action plugin on the controller and drives the host with M(ansible.windows.win_service_info),
     M(ansible.windows.win_user_right), M(ansible.windows.win_service) and, only with O(settings_store),
     M(ansible.windows.win_reg_stat) and M(ansible.windows.win_regedit). It runs no PowerShell of its own.
-  - "Steps: find the MSE service (as M(mimecast_mse.sync_engine.mse_site_info) does, or O(service_name)); grant
-    O(account) C(SeServiceLogonRight) (not for built-in accounts); set the service to run as O(account);
-    write the mailbox settings if O(settings_store) describes where; restart the service if anything of the
-    service account or the settings changed, then leave it as O(state) says."
+  - "Steps: find the MSE service (as M(mimecast_mse.sync_engine.mse_site_info) does, or O(service_name)); read the
+    installed version; check the settings store key if O(settings_store) is given. Only then change anything: grant
+    O(account) C(SeServiceLogonRight) (not for built-in accounts); set the service to run as O(account); write the
+    mailbox settings if O(settings_store) describes where; restart the service if anything of the service account or
+    the settings changed, then leave it as O(state) says."
+  - The installed version is read from the C(DisplayVersion) of the C(mimecast-sync-engine) uninstall entry (and its
+    C(WOW6432Node) twin) and returned in RV(version). From 3.x, Site Configure's Accounts tab has no Windows logon
+    account fields, and a 4.5 install runs its service as C(NetworkService). Moving the service of a 3.x or later
+    install to an account that is not built in is therefore the operator's choice, not Mimecast's procedure; the
+    module makes the change and returns a warning that says so. Nothing is said when the version is V(unknown).
   - The Microsoft Mailbox address, its password and the Directory Type are B(not managed) unless you describe a
     settings store in O(settings_store). Mimecast does not publish where Site Configure keeps them, and this module
     never writes to a guessed location; without O(settings_store) the result reports them as V(not_managed).
-  - Fails with a clear message, before any change, when MSE is not installed or its service cannot be told apart.
+  - Fails with a clear message, before any change, on bad options, when MSE is not installed, when its service cannot
+    be told apart, or when the settings store key does not exist.
+  - If a module on the host fails, or returns a result of a shape this module cannot read, the task fails naming the
+    step, and still returns RV(steps) and C(changed) for what was already done.
   - Passwords never appear in the result, the diff, warnings or error messages; module calls that carry one run
     with C(no_log).
 author:
@@ -45,7 +54,7 @@ options:
     description:
       - The account the MSE service runs as. V(DOMAIN\\user), V(.\\user) (local), V(user@domain), a group managed
         service account V(DOMAIN\\name$), or a built-in account V(LocalSystem), V(NetworkService) or V(LocalService)
-        (also as C(NT AUTHORITY\\...)).
+        (also as C(NT AUTHORITY\...)).
       - For Office 365 the seed procedure uses a mailbox-enabled user whose mailbox holds FullAccess, see
         M(mimecast_mse.sync_engine.o365_mailbox_fullaccess).
     type: str
@@ -120,6 +129,10 @@ options:
       - Only registry stores are supported; values are written as C(REG_SZ) with M(ansible.windows.win_regedit) into a
         key that must already exist. XML, JSON or INI files and protected (for example DPAPI) passwords are not
         managed.
+      - Each setting needs its own registry value; the value names must differ, ignoring case as Windows does.
+      - Only the values named by O(settings_store.mailbox_address_value) and O(settings_store.directory_type_value)
+        are read back, for the diff. Name the value that holds the password in
+        O(settings_store.mailbox_password_value) even when you do not set it, so that no other setting can point at it.
     type: dict
     suboptions:
       type:
@@ -130,7 +143,7 @@ options:
         choices: [registry]
       path:
         description:
-          - The registry key, for example C(HKLM:\\SOFTWARE\\Mimecast\\...). It must exist.
+          - The registry key, for example C(HKLM:\SOFTWARE\Mimecast\...). It must exist.
         type: str
         required: true
       mailbox_address_value:
@@ -139,7 +152,7 @@ options:
         type: str
       mailbox_password_value:
         description:
-          - Name of the registry value that holds the mailbox password.
+          - Name of the registry value that holds the mailbox password. Its data is never returned or shown in a diff.
         type: str
       directory_type_value:
         description:
@@ -160,8 +173,10 @@ options:
 notes:
   - Binding the site to Mimecast is not done; re-binding can change the site code, so it is not a harmless repeat.
   - Exchange Online EWS, which legacy MSE versions use to read mailboxes, is being retired (phased disablement from
-    1 October 2026, shutdown on 1 April 2027); see the collection's docs/windows-host.md.
+    1 October 2026, shutdown on 1 April 2027); see the collection's guide to the MSE Windows host.
 seealso:
+  - ref: ansible_collections.mimecast_mse.sync_engine.docsite.guide_windows_host
+    description: The MSE Windows host, what is managed and what is not.
   - module: mimecast_mse.sync_engine.mse_site_info
   - module: mimecast_mse.sync_engine.o365_mailbox_fullaccess
   - module: ansible.windows.win_service
@@ -271,8 +286,22 @@ settings:
   returned: success
   type: dict
   sample: {"status": "not_managed", "msg": "Microsoft Mailbox, its password and Directory Type are not managed ...", "not_written": ["mailbox_address"]}
+version:
+  description:
+    - The installed MSE version, from C(DisplayVersion) of the C(mimecast-sync-engine) uninstall entry.
+    - V(unknown) when there is no such entry (for example an MSI-based 2.x install).
+  returned: success
+  type: str
+  sample: 4.5.0.525
+version_source:
+  description: Where RV(version) was read, or V(null) when it is V(unknown).
+  returned: success
+  type: str
+  sample: registry HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\mimecast-sync-engine, value DisplayVersion
 steps:
-  description: Each module call made on the host, with C(step), C(module), C(changed) and C(failed).
+  description:
+    - Each module call made on the host, with C(step), C(module), C(changed) and C(failed).
+    - A call whose result could not be read counts as changed unless the module only reads.
   returned: always
   type: list
   elements: dict

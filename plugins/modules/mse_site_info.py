@@ -16,19 +16,23 @@ description:
   - Runs as an action plugin on the controller and reads the host with M(ansible.windows.win_service_info),
     M(ansible.windows.win_reg_stat), M(ansible.windows.win_stat) and M(ansible.windows.win_find) over the usual
     Windows connection (WinRM or PSRP). It runs no PowerShell of its own and changes nothing.
-  - "Uninstall entry: C(HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\<code>) and its
+  - 'Uninstall entry: C(HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\<code>) and its
     C(WOW6432Node) twin for each of O(product_codes). 4.5.x uses the NSIS product code C(mimecast-sync-engine).
-    Older MSI-based versions register under a product GUID, which this module does not search for."
-  - "Services: the service named O(service_name) if given, otherwise C(msesrv) (the name a public note reports for
+    Older MSI-based versions register under a product GUID, which this module does not search for.'
+  - 'Version: the C(DisplayVersion) of the first uninstall entry that has one, the 64-bit view first. RV(version) is
+    V(unknown) when there is none, and RV(version_source) says where it was read.'
+  - 'Services: the service named O(service_name) if given, otherwise C(msesrv) (the name a public note reports for
     4.5.0.525; a single source), otherwise every service whose name, display name or binary path contains
-    C(mimecast)."
-  - "Folders: the install location from the uninstall entry, the folder of the service binary,
-    C(C:\\ProgramData\\Mimecast Synchronisation Engine) (data folder of 3.x and later, documented),
-    C(C:\\Program Files\\Mimecast\\SynchronizationEngine) (2.x layout seen in a log sample), two guessed
-    C(Program Files) folders and O(extra_paths). Each folder is labelled with where the idea came from."
+    C(mimecast).'
+  - 'Folders: the install location from the uninstall entry, the folder of the service binary,
+    C(C:\ProgramData\Mimecast Synchronisation Engine) (data folder of 3.x and later, documented),
+    C(C:\Program Files\Mimecast\SynchronizationEngine) (2.x layout seen in a log sample), two guessed
+    C(Program Files) folders and O(extra_paths). Each folder is labelled with where the idea came from.'
   - Settings files are listed by path only; their contents are never read. Mimecast registry keys
-    (C(HKLM:\\SOFTWARE\\Mimecast) and its C(WOW6432Node) twin) are listed with sub-keys and value names and types,
+    (C(HKLM:\SOFTWARE\Mimecast) and its C(WOW6432Node) twin) are listed with sub-keys and value names and types,
     never value data, since they may hold secrets.
+  - A module result of unexpected shape (for example from an incompatible M(ansible.windows.win_reg_stat)) fails the
+    task with a message naming the step and the field, never with a traceback.
 author:
   - mimecast_mse.sync_engine contributors (@mimecast-mse)
 attributes:
@@ -80,9 +84,13 @@ options:
 notes:
   - Where Site Configure stores the Microsoft Mailbox address, its password and the Directory Type is not published by
     Mimecast. RV(settings_files) and RV(registry_keys) are candidates for you to inspect, not an answer.
+  - From 3.x, Site Configure's Accounts tab has no Windows logon account fields, and a 4.5 install runs its service as
+    C(NetworkService); RV(notes) says so when the installed version is 3 or later.
 seealso:
   - module: mimecast_mse.sync_engine.mse_site_account
   - module: ansible.windows.win_service_info
+  - ref: ansible_collections.mimecast_mse.sync_engine.docsite.guide_windows_host
+    description: The MSE Windows host, what is managed and what is not.
 '''
 
 EXAMPLES = r'''
@@ -111,10 +119,17 @@ installed:
   type: bool
   sample: true
 version:
-  description: DisplayVersion of the first uninstall entry found.
+  description:
+    - The installed version, from C(DisplayVersion) of the first uninstall entry that has one (64-bit view first).
+    - V(unknown) when no uninstall entry with a C(DisplayVersion) was found.
   returned: success
   type: str
   sample: 4.5.0.525
+version_source:
+  description: Where RV(version) was read, or V(null) when it is V(unknown).
+  returned: success
+  type: str
+  sample: registry HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall\mimecast-sync-engine, value DisplayVersion
 uninstall_entries:
   description: The uninstall entries found.
   returned: success

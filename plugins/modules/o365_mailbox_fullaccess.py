@@ -15,9 +15,16 @@ description:
   - The modern replacement for C(Get-Mailbox -ResultSize unlimited | Add-MailboxPermission -User svc -AccessRights FullAccess
     -InheritanceType All). It runs on the control node and speaks the Exchange Online admin REST API (C(InvokeCommand),
     C($batch)) with app-only tokens from MSAL; no PowerShell is involved.
-  - Mailboxes are listed in pages of 1000, their permissions are read and changed in batches of ten, and batches run
-    concurrently with a concurrency that grows while the tenant answers cleanly and halves when it throttles.
-    C(Retry-After) is honoured; throttled, failed (5xx) and dropped requests are retried; tokens are renewed during long runs.
+  - Mailboxes are listed in pages of 1000, asking only for the few properties the module needs (plus those O(query) reads),
+    their permissions are read and changed in batches of ten, and batches run concurrently with a concurrency that grows
+    while the tenant answers cleanly and shrinks when it throttles. C(Retry-After) is honoured; throttled, failed (5xx),
+    malformed and dropped requests are retried, each call within one budget of five sends; tokens are renewed during
+    long runs. When most recent requests fail, the module stops sending and reports what it did and what it did not.
+  - An answer counts only when it has the documented shape and no C(@adminapi.errors). A mailbox is reported changed
+    only when the grant was made and confirmed; when Exchange Online's answer to an Add or Remove is ambiguous (a warning,
+    no result, a retried send, an error), the mailbox's permission is read back once and decides.
+  - The token is sent only to O(exchange_url); redirects are never followed and a next-page link to another host is
+    refused. The tenant is addressed by the GUID in the token, whatever form O(tenant) was given in.
   - A grant counts when C(FullAccess) is among the row's AccessRights, it is not a Deny, not inherited, and the row names
     the trustee (UPN or SMTP address, in any case). SELF, group and orphaned-SID rows are ignored.
   - Every selected mailbox ends up either confirmed or listed in RV(failed_mailboxes) with its reason; the task fails if
@@ -28,7 +35,13 @@ author:
   - mimecast_mse.sync_engine contributors (@mimecast-mse)
 extends_documentation_fragment:
   - mimecast_mse.sync_engine.exo_auth
+  - mimecast_mse.sync_engine.exo_debug
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
 attributes:
+  action_group:
+    support: full
+    membership: [mimecast_mse.sync_engine.exchange_online]
   check_mode:
     support: full
     description: Reads permissions and reports exactly which mailboxes would change; sends no Add or Remove.
@@ -64,12 +77,13 @@ options:
   recipient_type_details:
     description:
       - Only mailboxes of these types, for example V(UserMailbox), V(SharedMailbox), V(RoomMailbox), V(EquipmentMailbox).
-        Evaluated by Exchange Online.
+        Evaluated by Exchange Online. An empty list is an error, not "every type".
     type: list
     elements: str
   filter:
     description:
       - An OPATH filter evaluated by Exchange Online, as for C(Get-Mailbox -Filter), for example V(Department -eq 'Sales').
+        An empty filter is an error.
     type: str
   exclude:
     description:
@@ -83,6 +97,9 @@ options:
       - A JMESPath expression evaluated on each mailbox record returned by C(Get-Mailbox); mailboxes for which it is
         false or empty are left out. For selections OPATH cannot express, for example
         V(contains(EmailAddresses, 'smtp:archive@contoso.com') == `false`).
+      - The listing asks Exchange Online for the properties the expression reads; an expression that reads the whole
+        record (C(@), wildcards) makes it ask for full mailbox objects, which are about 20 times larger.
+      - Needs the Python library C(jmespath) on the control node.
     type: str
   auto_mapping:
     description:
@@ -110,11 +127,15 @@ options:
       - With O(state=present), a mailbox verified less than O(state_max_age) hours ago is trusted without a request.
         A grant removed by someone else is therefore noticed only when its record ages out.
       - Records are kept per tenant and trustee; records of revoked or failed mailboxes are dropped. Not written in check mode.
+      - Several runs may share the file (it is locked while written, and the latest observation of a mailbox wins, a
+        revoke on a tie). Records dated in the future or not numbers are ignored, records older than O(state_max_age) are
+        pruned, and a long run saves its progress every minute. The module checks that the file can be written before it
+        changes anything; if the final write still fails, the result keeps its counts and changed list.
     type: path
   state_max_age:
     description:
       - Hours after which a record in O(state_file) is verified again against Exchange Online.
-      - V(0) verifies everything while still updating the file.
+      - V(0) ignores every record, verifies everything, and leaves in the file exactly what this run verified.
     type: int
     default: 168
   replication_wait:
@@ -197,6 +218,9 @@ trustee:
 counts:
   description:
     - Where every mailbox ended up. C(selected) = C(unchanged) + C(changed) + C(failed).
+    - When the run stopped early (the tenant refused the app, no token could be had, Exchange Online kept failing),
+      C(not_processed) counts the selected mailboxes it did not reach; they are also in RV(failed_mailboxes) when
+      their calls were queued.
     - C(changed) counts grants made (V(present)) or revoked (V(absent)); in check mode, those that would be.
     - C(verified_from_state) is the part of C(unchanged) trusted from O(state_file) without a request.
   returned: when the trustee was resolved
@@ -219,6 +243,10 @@ failed_mailboxes:
   type: list
   elements: dict
   sample: [{"mailbox": "room-12@contoso.com", "reason": "Add-MailboxPermission failed: ..."}]
+state_file_saved:
+  description: False when O(state_file) could not be written at the end; the grants themselves were made.
+  returned: when writing the state file failed
+  type: bool
 requests:
   description: What the run cost against the tenant's throttling budget.
   returned: always
@@ -228,19 +256,8 @@ requests:
            "peak_concurrency": 12}
 '''
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth import (
-    AUTH_ARGUMENT_SPEC,
-    AUTH_MUTUALLY_EXCLUSIVE,
-    AUTH_REQUIRED_ONE_OF,
-    MSAL_IMPORT_ERROR,
-    REQUESTS_IMPORT_ERROR,
-    AuthError,
-    check_auth_params,
-)
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError, connect, explain_error
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_grants import GrantEngine
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
@@ -255,37 +272,36 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import StateFileError, VerifiedGrants
 
-
-def argument_spec():
-    """Options of this module plus the shared Exchange Online auth options."""
-    spec = dict(
-        user=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        mailboxes=dict(type="list", elements="str"),
-        recipient_type_details=dict(type="list", elements="str"),
-        filter=dict(type="str"),
-        exclude=dict(type="list", elements="str", default=[]),
-        query=dict(type="str"),
-        auto_mapping=dict(type="bool", default=False),
-        inheritance_type=dict(type="str", default="All", choices=["All", "None", "Children", "Descendents", "SelfAndChildren"]),
-        recreate_existing=dict(type="bool", default=False),
-        state_file=dict(type="path"),
-        state_max_age=dict(type="int", default=168),
-        replication_wait=dict(type="int", default=120),
-        max_concurrency=dict(type="int", default=16),
-        report_limit=dict(type="int", default=1000),
-    )
-    spec.update(AUTH_ARGUMENT_SPEC)
-    return spec
+ARGUMENT_SPEC = dict(
+    user=dict(type="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    mailboxes=dict(type="list", elements="str"),
+    recipient_type_details=dict(type="list", elements="str"),
+    filter=dict(type="str"),
+    exclude=dict(type="list", elements="str", default=[]),
+    query=dict(type="str"),
+    auto_mapping=dict(type="bool", default=False),
+    inheritance_type=dict(type="str", default="All", choices=["All", "None", "Children", "Descendents", "SelfAndChildren"]),
+    recreate_existing=dict(type="bool", default=False),
+    state_file=dict(type="path"),
+    state_max_age=dict(type="int", default=168),
+    replication_wait=dict(type="int", default=120),
+    max_concurrency=dict(type="int", default=16),
+    report_limit=dict(type="int", default=1000),
+)
 
 
 def check_params(params):
     """Fail on bad input before anything is sent."""
-    check_auth_params(params)
     check_address("user", params["user"])
     compile_query(params["query"])
-    if params["mailboxes"] is not None and not [name for name in params["mailboxes"] if name and name.strip()]:
-        raise SelectionError("mailboxes is empty. Fix: list at least one mailbox, or leave mailboxes out to select every mailbox.")
+    for name in ("mailboxes", "recipient_type_details"):
+        if params[name] is not None and not [value for value in params[name] if value and value.strip()]:
+            raise SelectionError("%s is empty, which cannot mean every mailbox. Fix: list at least one value, or leave %s "
+                                 "out to select every mailbox." % (name, name))
+    if params["filter"] is not None and not params["filter"].strip():
+        raise SelectionError("filter is empty, which cannot mean every mailbox. Fix: give an OPATH filter, or leave "
+                             "filter out to select every mailbox.")
     for name in ("state_max_age", "replication_wait", "report_limit"):
         if params[name] < 0:
             raise SelectionError("%s must be 0 or more" % name)
@@ -307,44 +323,76 @@ def select_mailboxes(client, params, scope):
     return mailboxes
 
 
-def run_module():
-    """Parse options, build the pieces, run the plan, report."""
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=AUTH_MUTUALLY_EXCLUSIVE + [("mailboxes", "filter"), ("mailboxes", "recipient_type_details")],
-        required_one_of=AUTH_REQUIRED_ONE_OF,
-        supports_check_mode=True,
-    )
-    for library, error in (("msal", MSAL_IMPORT_ERROR), ("requests", REQUESTS_IMPORT_ERROR), ("jmespath", JMESPATH_IMPORT_ERROR)):
-        if error:
-            module.fail_json(msg=missing_required_lib(library), exception=error)
-    params = module.params
-    client = None
-    try:
-        check_params(params)
-        client = connect(params, pool_size=params["max_concurrency"])
-        trustee = resolve_trustee(client, params["user"])
-        scope = Scope(params["exclude"], params["query"], trustee)
-        mailboxes = select_mailboxes(client, params, scope)
-        verified = None
-        if params["state_file"]:
-            verified = VerifiedGrants(params["state_file"], params["tenant"], trustee.upn, params["state_max_age"] * 3600)
-        runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
-        engine = GrantEngine(
-            runner, trustee, state=params["state"], check_mode=module.check_mode, auto_mapping=params["auto_mapping"],
-            inheritance_type=params["inheritance_type"], recreate=params["recreate_existing"],
-            replication_wait=params["replication_wait"], verified=verified,
-        )
-        report = engine.run(mailboxes)
-        if verified is not None and not module.check_mode:
-            verified.save()
-    except (AuthError, SelectionError, StateFileError) as exc:
-        module.fail_json(msg=str(exc), requests=client.stats.as_dict(client.tokens.renewals) if client else {})
-    except ExoError as exc:
-        module.fail_json(msg=explain_error(exc), requests=client.stats.as_dict(client.tokens.renewals) if client else {})
+class FullAccessRun:
+    """One run of the module; keeps what it has done so a failure can still report it."""
 
-    result = build_result(params, trustee, scope, report, runner, client, check_mode=module.check_mode, diff=module._diff)
-    if report.failed:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.trustee = self.scope = self.runner = self.engine = self.verified = None
+
+    def run(self):
+        """Resolve the trustee, select the mailboxes, bring each to the desired state; returns the result."""
+        params, module = self.params, self.module
+        check_params(params)
+        client = module.connect(pool_size=params["max_concurrency"])
+        self.trustee = resolve_trustee(client, params["user"])
+        if params["state_file"]:
+            self.verified = VerifiedGrants(params["state_file"], client.tenant_id, self.trustee.upn,
+                                           params["state_max_age"] * 3600)
+            if not module.check_mode:
+                self.verified.check_writable()
+        self.scope = Scope(params["exclude"], params["query"], self.trustee)
+        mailboxes = select_mailboxes(client, params, self.scope)
+        self.runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
+        self.engine = GrantEngine(
+            self.runner, self.trustee, state=params["state"], check_mode=module.check_mode,
+            auto_mapping=params["auto_mapping"], inheritance_type=params["inheritance_type"],
+            recreate=params["recreate_existing"], replication_wait=params["replication_wait"], verified=self.verified,
+        )
+        self.engine.run(mailboxes)
+        result = self.result()
+        if self.verified is not None and not module.check_mode:
+            try:
+                self.verified.save()
+            except StateFileError as exc:
+                result["msg"] = "%s; but %s (the next run re-verifies these mailboxes)" % (result["msg"], exc)
+                result["state_file_saved"] = False
+                module.fail_json(**result)
+        return result
+
+    def result(self):
+        """The result so far (complete after run())."""
+        return build_result(self.params, self.trustee, self.scope, self.engine.report, self.runner, self.module.client,
+                            check_mode=self.module.check_mode, diff=self.module._diff)
+
+    def partial(self):
+        """What a run that stopped early had done: counts and mailboxes changed, if it got that far."""
+        if self.engine is None:
+            return {}
+        result = self.result()
+        report = self.engine.report
+        result["counts"]["not_processed"] = result["counts"]["selected"] - report.unchanged - len(report.changed) \
+            - len(report.failed)
+        if self.verified is not None and not self.module.check_mode:
+            try:
+                self.verified.save()  # keep what was verified before the stop
+            except StateFileError:
+                result["state_file_saved"] = False
+        return result
+
+
+def run_module():
+    """Parse options, check them, grant, report."""
+    module = ExoModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("mailboxes", "filter"), ("mailboxes", "recipient_type_details")],
+    )
+    if module.params["query"] is not None:
+        module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
+    run = FullAccessRun(module)
+    result = module.run_guarded(run.run, partial_result=run.partial)
+    if result["failed_mailboxes"]:
         module.fail_json(**result)
     module.exit_json(**result)
 

@@ -35,16 +35,17 @@ def folder_of(path):
     return ntpath.dirname(binary) or None
 
 
-def service_record(raw):
-    """The fields of a win_service_info entry an admin needs (no secrets are in them)."""
-    return {
-        "name": raw.get("name"),
-        "display_name": raw.get("display_name"),
-        "path": raw.get("path"),
-        "start_mode": raw.get("start_mode"),
-        "state": raw.get("state"),
-        "username": raw.get("username"),
-    }
+SERVICE_FIELDS = ("name", "display_name", "path", "start_mode", "state", "username")
+
+
+def service_records(result):
+    """The services of a win_service_info RESULT with the fields an admin needs (no secrets are in them)."""
+    records = []
+    for index, raw in enumerate(result.want("services", list, elements=dict)):
+        where = "services[%d]." % index
+        records.append({field: result.want_from(raw, field, str, required=field == "name", where=where)
+                        for field in SERVICE_FIELDS})
+    return records
 
 
 def _mentions_mimecast(raw):
@@ -59,13 +60,13 @@ def find_services(runner, service_name=None):
     """
     if service_name:
         result = runner.run("Read service %s" % service_name, SERVICE_INFO, {"name": service_name})
-        return [service_record(raw) for raw in result.get("services") or []], "service_name"
+        return service_records(result), "service_name"
     for name in KNOWN_SERVICE_NAMES:
-        result = runner.run("Read service %s" % name, SERVICE_INFO, {"name": name})
-        if result.get("services"):
-            return [service_record(raw) for raw in result["services"]], "known_name"
-    result = runner.run("List services", SERVICE_INFO, {})
-    return [service_record(raw) for raw in result.get("services") or [] if _mentions_mimecast(raw)], "search"
+        records = service_records(runner.run("Read service %s" % name, SERVICE_INFO, {"name": name}))
+        if records:
+            return records, "known_name"
+    records = service_records(runner.run("List services", SERVICE_INFO, {}))
+    return [record for record in records if _mentions_mimecast(record)], "search"
 
 
 def resolve_service(runner, service_name=None):

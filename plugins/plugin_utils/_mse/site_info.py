@@ -14,47 +14,22 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.disc
     find_services,
     folder_of,
 )
+from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.install import (
+    FIRST_VERSION_WITHOUT_LOGON_ACCOUNT,
+    REG_STAT,
+    UNKNOWN,
+    installed_version,
+    major_version,
+    uninstall_entries,
+)
 from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse.specs import (
     KNOWN_FOLDERS,
     MIMECAST_REGISTRY_KEYS,
-    UNINSTALL_ROOTS,
 )
 
-REG_STAT = "ansible.windows.win_reg_stat"
 STAT = "ansible.windows.win_stat"
 FIND = "ansible.windows.win_find"
-UNINSTALL_FIELDS = {
-    "DisplayName": "display_name",
-    "DisplayVersion": "display_version",
-    "Publisher": "publisher",
-    "InstallLocation": "install_location",
-    "UninstallString": "uninstall_string",
-    "InstallDate": "install_date",
-}
 MAX_REGISTRY_KEYS = 50
-
-
-def _value(properties, name):
-    entry = (properties or {}).get(name)
-    if isinstance(entry, dict):
-        return entry.get("value")
-    return None
-
-
-def uninstall_entries(runner, product_codes):
-    """Read the uninstall entry of each product code in the 64- and 32-bit views."""
-    entries = []
-    for code in product_codes:
-        for root in UNINSTALL_ROOTS:
-            key = "%s\\%s" % (root, code)
-            result = runner.run("Read uninstall entry %s" % key, REG_STAT, {"path": key})
-            if not result.get("exists"):
-                continue
-            entry = {"key": key, "product_code": code}
-            for reg_name, field in UNINSTALL_FIELDS.items():
-                entry[field] = _value(result.get("properties"), reg_name)
-            entries.append(entry)
-    return entries
 
 
 def registry_keys(runner, depth):
@@ -64,16 +39,16 @@ def registry_keys(runner, depth):
     while queue and len(keys) < MAX_REGISTRY_KEYS:
         key, level = queue.pop(0)
         result = runner.run("Read registry key %s" % key, REG_STAT, {"path": key})
-        if not result.get("exists"):
+        if not result.want("exists", bool):
             if level == 0:
                 keys.append({"path": key, "exists": False, "values": [], "sub_keys": []})
             continue
-        properties = result.get("properties") or {}
-        sub_keys = list(result.get("sub_keys") or [])
+        properties = result.want("properties", dict, elements=dict)
+        sub_keys = list(result.want("sub_keys", list, elements=str))
         keys.append({
             "path": key,
             "exists": True,
-            "values": [{"name": name, "type": (entry or {}).get("type")} for name, entry in sorted(properties.items())],
+            "values": [{"name": name, "type": entry.get("type")} for name, entry in sorted(properties.items())],
             "sub_keys": sub_keys,
         })
         if level + 1 < depth:
@@ -108,8 +83,9 @@ def settings_files(runner, folders, patterns, depth):
     for folder in folders:
         stat = runner.run("Check folder %s" % folder["path"], STAT,
                           {"path": folder["path"], "get_checksum": False, "get_size": False})
-        info = stat.get("stat") or {}
-        folder["exists"] = bool(info.get("exists")) and bool(info.get("isdir"))
+        info = stat.want("stat", dict)
+        folder["exists"] = stat.want_from(info, "exists", bool, where="stat.") and bool(
+            stat.want_from(info, "isdir", bool, required=False, where="stat."))
         if not folder["exists"] or not patterns:
             continue
         args = {"paths": [folder["path"]], "patterns": list(patterns), "file_type": "file",
@@ -117,18 +93,11 @@ def settings_files(runner, folders, patterns, depth):
         if depth > 0:
             args["depth"] = depth
         found = runner.run("Find settings files in %s" % folder["path"], FIND, args)
-        for item in found.get("files") or []:
-            path = item.get("path")
-            if path and path not in files:
+        for index, item in enumerate(found.want("files", list, elements=dict)):
+            path = found.want_from(item, "path", str, where="files[%d]." % index)
+            if path not in files:
                 files.append(path)
     return sorted(files, key=str.lower)
-
-
-def _version(entries):
-    for entry in entries:
-        if entry.get("display_version"):
-            return entry["display_version"]
-    return None
 
 
 def run_site_info(runner, params):
@@ -139,19 +108,29 @@ def run_site_info(runner, params):
     files = settings_files(runner, folders, params["settings_patterns"], params["search_depth"])
     keys = registry_keys(runner, params["registry_depth"])
     installed = bool(entries or services)
+    version, version_source = installed_version(entries)
     notes = [
         "Older MSI-based versions register under a product GUID, which is not searched; "
         "add it to product_codes if you know it.",
         "Where Site Configure stores the Microsoft Mailbox address, its password and the Directory Type "
         "is not published by Mimecast; settings_files and registry_keys list candidates only.",
     ]
+    major = major_version(version)
+    if major is not None and major >= FIRST_VERSION_WITHOUT_LOGON_ACCOUNT:
+        notes.append("From 3.x, Site Configure does not set the Windows logon account of the MSE service (a 4.5 "
+                     "install runs it as NetworkService); an account other than a built-in one is the operator's "
+                     "choice.")
+    if version == UNKNOWN:
+        notes.append("The installed version is unknown: no uninstall entry with a DisplayVersion was found for %s."
+                     % ", ".join(params["product_codes"]))
     if not services:
         notes.append("No MSE service found (looked %s)." % (
             "for service_name" if how == "service_name" else "for msesrv and for services mentioning Mimecast"))
     return {
         "changed": False,
         "installed": installed,
-        "version": _version(entries),
+        "version": version,
+        "version_source": version_source,
         "uninstall_entries": entries,
         "services": services,
         "service": services[0] if len(services) == 1 else None,

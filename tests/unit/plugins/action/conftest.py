@@ -3,24 +3,19 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Build our action plugins with the fake Windows host at the _execute_module seam.
 
-tests/conftest.py makes ansible_collections.mimecast_mse.sync_engine importable (through
-.build/linked, the tree `make collection` builds); this directory holds the fake host and
-the contract checker, imported by name.
+The fake host and the contract checker are imported as part of the collection
+(ansible_collections.mimecast_mse.sync_engine.tests...), as ansible-test units imports them.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from unittest.mock import MagicMock
 
 import pytest
 from ansible.playbook.play_context import PlayContext
 from ansible.playbook.task import Task
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from fake_host import FakeWindowsHost  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from ansible_collections.mimecast_mse.sync_engine.tests.unit.plugins.action.fake_host import FakeWindowsHost
 
 
 def make_action(plugin, host, args, check_mode=False, diff=False):

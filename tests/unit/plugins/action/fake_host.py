@@ -15,7 +15,7 @@ import copy
 import fnmatch
 import ntpath
 
-from module_contract import check_call  # pylint: disable=import-error
+from ansible_collections.mimecast_mse.sync_engine.tests.unit.plugins.action.module_contract import check_call
 
 READ_ONLY = {"ansible.windows.win_service_info", "ansible.windows.win_reg_stat", "ansible.windows.win_stat",
              "ansible.windows.win_find"}
@@ -51,6 +51,7 @@ class FakeWindowsHost:
         self.paths = {}  # lower-case path -> {"path": path, "isdir": bool}
         self.calls = []
         self.fail = {}  # module -> message, or (module, step predicate) -> message
+        self.reshape = {}  # module, or (module, args predicate) -> function(result) returning what the module returns
         self.add_account("S-1-5-18", "LocalSystem", "SYSTEM", "NT AUTHORITY\\SYSTEM")
         self.add_account("S-1-5-19", "NT AUTHORITY\\LocalService", "LocalService", "NT AUTHORITY\\LOCAL SERVICE")
         self.add_account("S-1-5-20", "NT AUTHORITY\\NetworkService", "NetworkService",
@@ -114,8 +115,15 @@ class FakeWindowsHost:
                 masked = {k: ("VALUE_SPECIFIED_IN_NO_LOG_PARAMETER" if k in MODULE_NO_LOG.get(module_name, ()) else v)
                           for k, v in args.items()}
                 result["invocation"] = {"module_args": masked}
-            return result
+            return self._reshaped(module_name, args, result)
         return execute_module
+
+    def _reshaped(self, module_name, args, result):
+        """RESULT as a test wants it mangled (a string where a list is documented, a key missing, ...)."""
+        for key, reshape in self.reshape.items():
+            if key == module_name or (isinstance(key, tuple) and key[0] == module_name and key[1](args)):
+                return reshape(result)
+        return result
 
     def writes(self):
         """Calls to modules that change the host."""

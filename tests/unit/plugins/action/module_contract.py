@@ -3,19 +3,20 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Check module calls against the documented options of the installed modules.
 
-The documentation is read once per test session with ``ansible-doc --json`` from the
-installed collections (ansible.windows, microsoft.ad, ...), so a wrong option name, type
-or choice in a call the action plugins make fails the test that made it.
+The documentation is read in-process, the way ansible-doc reads it (plugin loader,
+sidecar documentation files of PowerShell modules, doc fragments merged), from the
+installed collections (ansible.windows, microsoft.ad, ...). A wrong option name, type,
+choice or a missing required option in a call the action plugins make fails the test
+that made it.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
+from ansible.errors import AnsibleError
+from ansible.plugins.loader import fragment_loader, init_plugin_loader, module_loader
+from ansible.utils.collection_loader import AnsibleCollectionConfig
+from ansible.utils.plugin_docs import get_plugin_docs
 
-ANSIBLE_DOC = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
 _DOCS: dict = {}
 
 
@@ -23,20 +24,22 @@ class ContractError(AssertionError):
     """A module call that the module's documentation does not allow."""
 
 
-def load_docs(*fqcns):
-    """Return {fqcn: doc} for FQCNS, running ansible-doc once for those not cached yet."""
-    missing = [name for name in fqcns if name not in _DOCS]
-    if missing:
-        completed = subprocess.run([ANSIBLE_DOC, "--json", "-t", "module", *missing],
-                                   capture_output=True, text=True, check=False)
-        if completed.returncode != 0:
-            raise RuntimeError("ansible-doc failed for %s: %s" % (missing, completed.stderr))
-        data = json.loads(completed.stdout)
-        for name in missing:
-            if name not in data:
-                raise ContractError("module %s is not installed or has no documentation" % name)
-            _DOCS[name] = data[name]["doc"]
-    return {name: _DOCS[name] for name in fqcns}
+def _ensure_collection_loader():
+    """Install Ansible's collection loader unless a test runner (ansible-test units) did already."""
+    if AnsibleCollectionConfig.collection_finder is None:
+        init_plugin_loader()
+
+
+def module_doc(fqcn):
+    """Return the DOCUMENTATION of module FQCN as a dict, read once per session."""
+    if fqcn not in _DOCS:
+        _ensure_collection_loader()
+        try:
+            doc = get_plugin_docs(fqcn, "module", module_loader, fragment_loader, False)[0]
+        except AnsibleError as exc:
+            raise ContractError("module %s is not installed or has no documentation: %s" % (fqcn, exc)) from None
+        _DOCS[fqcn] = doc
+    return _DOCS[fqcn]
 
 
 def _type_ok(kind, value):
@@ -57,48 +60,53 @@ def _type_ok(kind, value):
     return True  # types this checker does not know (jsonarg, sid, ...) are not judged
 
 
-def check_options(options, args, where):
-    """Return a list of problems of ARGS against the documented OPTIONS."""
-    problems = []
+def _option_names(options):
+    """{name or alias: documented name}."""
     names = {}
     for name, option in options.items():
         names[name] = name
         for alias in option.get("aliases") or []:
             names[alias] = name
+    return names
+
+
+def _value_problems(option, arg, value, where):
+    """Problems of one given VALUE against its documented OPTION."""
+    kind = option.get("type", "str")
+    if not _type_ok(kind, value):
+        return ["%s: option %r must be %s, got %s" % (where, arg, kind, type(value).__name__)]
+    problems = []
+    items = value if kind == "list" else [value]
+    if kind == "list" and option.get("elements"):
+        problems.extend("%s: elements of %r must be %s, got %s" % (where, arg, option["elements"], type(item).__name__)
+                        for item in items if not _type_ok(option["elements"], item))
+    choices = option.get("choices")
+    if choices:
+        problems.extend("%s: option %r is %r, not one of %s" % (where, arg, item, choices)
+                        for item in items if item not in choices)
+    if kind == "dict" and option.get("suboptions"):
+        problems.extend(check_options(option["suboptions"], value, "%s.%s" % (where, arg)))
+    return problems
+
+
+def check_options(options, args, where):
+    """Return a list of problems of ARGS against the documented OPTIONS."""
+    problems = []
+    names = _option_names(options)
     for arg, value in args.items():
         if arg not in names:
             problems.append("%s: unknown option %r (documented: %s)" % (where, arg, ", ".join(sorted(options))))
-            continue
-        option = options[names[arg]]
-        if value is None:
-            continue
-        kind = option.get("type", "str")
-        if not _type_ok(kind, value):
-            problems.append("%s: option %r must be %s, got %s" % (where, arg, kind, type(value).__name__))
-            continue
-        items = value if kind == "list" else [value]
-        if kind == "list" and option.get("elements"):
-            for item in items:
-                if not _type_ok(option["elements"], item):
-                    problems.append("%s: elements of %r must be %s, got %s"
-                                    % (where, arg, option["elements"], type(item).__name__))
-        choices = option.get("choices")
-        if choices:
-            for item in items:
-                if item not in choices:
-                    problems.append("%s: option %r is %r, not one of %s" % (where, arg, item, choices))
-        if kind == "dict" and option.get("suboptions"):
-            problems.extend(check_options(option["suboptions"], value, "%s.%s" % (where, arg)))
+        elif value is not None:
+            problems.extend(_value_problems(options[names[arg]], arg, value, where))
     given = {names[arg] for arg in args if arg in names}
-    for name, option in options.items():
-        if option.get("required") and name not in given:
-            problems.append("%s: required option %r missing" % (where, name))
+    problems.extend("%s: required option %r missing" % (where, name)
+                    for name, option in options.items() if option.get("required") and name not in given)
     return problems
 
 
 def check_call(module, args, check_mode=False):
     """Raise ContractError unless MODULE accepts ARGS (and supports check mode when asked)."""
-    doc = load_docs(module)[module]
+    doc = module_doc(module)
     problems = check_options(doc.get("options") or {}, args, module)
     support = ((doc.get("attributes") or {}).get("check_mode") or {}).get("support")
     if check_mode and support == "none":

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 import yaml
@@ -51,3 +52,25 @@ def test_secret_options_are_no_log():
     secret_like = [name for name in specs.SITE_ACCOUNT_SPEC if "password" in name and name != "update_password"]
     assert secret_like == ["password", "mailbox_password"]
     assert all(specs.SITE_ACCOUNT_SPEC[name].get("no_log") for name in secret_like)
+
+
+def _strings(node):
+    """Every string in a loaded YAML document."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+@pytest.mark.parametrize("module", [pair[0] for pair in PAIRS])
+def test_code_markup_shows_single_backslashes(module):
+    """C() has no escapes: C(HKLM:\\SOFTWARE) written in a plain YAML scalar would show both backslashes."""
+    doc_module = importlib.import_module("ansible_collections.mimecast_mse.sync_engine.plugins.modules." + module)
+    texts = [text for attr in ("DOCUMENTATION", "RETURN") for text in _strings(yaml.safe_load(getattr(doc_module, attr)))]
+    code = [match for text in texts for match in re.findall(r"\bC\(([^)]*)\)", text)]
+    assert any("\\" in item for item in code), "the check found no Windows path in C() to look at"
+    assert [item for item in code if "\\\\" in item] == []

@@ -5,9 +5,16 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from module_contract import ContractError, check_call, load_docs
+from ansible_collections.mimecast_mse.sync_engine.tests.unit.plugins.action import module_contract
+from ansible_collections.mimecast_mse.sync_engine.tests.unit.plugins.action.module_contract import (
+    ContractError,
+    check_call,
+    module_doc,
+)
 
 
 def test_accepts_a_valid_call():
@@ -40,9 +47,26 @@ def test_rejects_a_missing_required_option():
 
 def test_rejects_an_unknown_module():
     with pytest.raises(ContractError, match="not installed"):
-        load_docs("ansible.windows.win_no_such_module")
+        module_doc("ansible.windows.win_no_such_module")
 
 
 def test_rejects_wrong_list_elements():
     with pytest.raises(ContractError, match="elements of 'paths' must be str"):
         check_call("ansible.windows.win_find", {"paths": [1]})
+
+
+def test_reads_documentation_in_process(monkeypatch):
+    """ansible-test units runs without the venv's scripts on PATH: no ansible-doc subprocess."""
+    def no_subprocess(*args, **kwargs):
+        raise AssertionError("the contract checker started a process: %r" % (args,))
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    monkeypatch.setattr(subprocess, "Popen", no_subprocess)
+    monkeypatch.setattr(module_contract, "_DOCS", {})
+    assert "username" in module_doc("ansible.windows.win_service")["options"]
+
+
+def test_sidecar_documentation_and_doc_fragments_are_read():
+    """microsoft.ad documents its modules in .yml files and shares options through doc fragments."""
+    check_call("microsoft.ad.user", {"name": "svc-mse", "domain_server": "dc01.contoso.com", "state": "present"})
+    with pytest.raises(ContractError, match="'state' is 'gone'"):
+        check_call("microsoft.ad.user", {"name": "svc-mse", "state": "gone"})

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.action import mse_site_account
+from ansible_collections.mimecast_mse.sync_engine.plugins.plugin_utils._mse import site_account as site_account_logic
 
 PASSWORD = "S3cret-Pa55!"
 NEW_PASSWORD = "N3w-Pa55!w0rd"
@@ -19,6 +20,8 @@ STORE = {"type": "registry", "path": STORE_KEY, "mailbox_address_value": "Mailbo
          "mailbox_password_value": "MailboxPassword", "directory_type_value": "DirectoryType",
          "password_storage": "plaintext", "verified": True}
 PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+UNINSTALL = "HKLM:\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\mimecast-sync-engine"
+UNINSTALL32 = "HKLM:\\SOFTWARE\\WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\mimecast-sync-engine"
 
 
 @pytest.fixture
@@ -184,7 +187,8 @@ def test_without_settings_store_mailbox_settings_are_not_managed(run_action, mse
     assert result["settings"]["status"] == "not_managed"
     assert result["settings"]["not_written"] == ["mailbox_address", "mailbox_password", "directory_type"]
     assert "does not publish" in result["settings"]["msg"]
-    assert not mse.calls_to("win_regedit") and not mse.calls_to("win_reg_stat")
+    assert not mse.calls_to("win_regedit")
+    assert [call.args["path"] for call in mse.calls_to("win_reg_stat")] == [UNINSTALL, UNINSTALL32]
     assert "warnings" not in result
     assert_no_secret(result)
 
@@ -208,18 +212,19 @@ def test_settings_store_writes_through_win_regedit_once(run_action, mse):
     assert again["changed"] is False and again["restarted"] is False, again
 
 
-def test_settings_store_key_must_exist(run_action, mse):
+def test_settings_store_key_must_exist_before_anything_changes(run_action, mse):
     result = configure(run_action, mse, mailbox_address="svc-mse@contoso.com", settings_store=STORE)
     assert result["failed"] is True and "does not exist" in result["msg"] and "never creates" in result["msg"]
-    assert not mse.calls_to("win_regedit")
+    assert result["changed"] is False and not mse.writes()
+    assert mse.services["msesrv"]["username"] == "NT AUTHORITY\\NetworkService"
 
 
-def test_settings_store_must_be_marked_verified(run_action, mse):
+def test_settings_store_must_be_marked_verified_before_any_call(run_action, mse):
     mse.add_key(STORE_KEY)
     result = configure(run_action, mse, mailbox_address="svc-mse@contoso.com",
                        settings_store=dict(STORE, verified=False))
     assert result["failed"] is True and "verified=true" in result["msg"]
-    assert not mse.calls_to("win_regedit")
+    assert result["changed"] is False and not mse.calls
 
 
 def test_mailbox_password_needs_plaintext_statement(run_action, mse):
@@ -227,7 +232,40 @@ def test_mailbox_password_needs_plaintext_statement(run_action, mse):
     store = {key: value for key, value in STORE.items() if key != "password_storage"}
     result = configure(run_action, mse, mailbox_password=MAILBOX_PASSWORD, settings_store=store)
     assert result["failed"] is True and "password_storage=plaintext" in result["msg"]
+    assert not mse.calls
     assert_no_secret(result)
+
+
+@pytest.mark.parametrize("clash", [
+    {"mailbox_address_value": "MailboxPassword"},
+    {"mailbox_address_value": "mailboxpassword"},  # Windows ignores the case of value names
+    {"directory_type_value": "MailboxAddress"},
+])
+def test_settings_store_value_names_must_be_distinct(run_action, mse, clash):
+    mse.add_key(STORE_KEY, MailboxAddress="old@contoso.com", MailboxPassword="old-secret", DirectoryType="AD")
+    result = configure(run_action, mse, diff=True, mailbox_address="svc-mse@contoso.com", directory_type="O365",
+                       settings_store=dict(STORE, **clash))
+    assert result["failed"] is True and "both name the registry value" in result["msg"], result
+    assert "own value" in result["msg"] and "not case-sensitive" in result["msg"]
+    assert result["changed"] is False and not mse.calls
+    assert_no_secret(result, "old-secret")
+
+
+def test_the_stored_password_is_never_read_into_the_diff(run_action, mse):
+    mse.add_key(STORE_KEY, MailboxAddress="old@contoso.com", MailboxPassword="old-secret", Other="other")
+    result = configure(run_action, mse, diff=True, mailbox_address="svc-mse@contoso.com", settings_store=STORE)
+    assert not result.get("failed"), result
+    assert result["diff"]["before"]["settings"] == {"mailbox_address": "old@contoso.com"}
+    assert result["diff"]["after"]["settings"] == {"mailbox_address": "svc-mse@contoso.com"}
+    store_reads = [call for call in mse.calls_to("win_reg_stat") if call.args["path"] == STORE_KEY]
+    assert store_reads and all(call.no_log for call in store_reads)
+    assert_no_secret(result, "old-secret")
+
+
+def test_the_diff_matches_a_value_name_whatever_its_case(run_action, mse):
+    mse.add_key(STORE_KEY, mailboxaddress="old@contoso.com")
+    result = configure(run_action, mse, diff=True, mailbox_address="svc-mse@contoso.com", settings_store=STORE)
+    assert result["diff"]["before"]["settings"] == {"mailbox_address": "old@contoso.com"}
 
 
 def test_mse_not_installed_is_a_clear_error(run_action, host):
@@ -329,3 +367,122 @@ def test_invalid_options_are_rejected_without_echoing_secrets(run_action, mse):
     assert result["failed"] is True and "colour" in result["msg"]
     assert_no_secret(result)
     assert not mse.calls
+
+
+# ------------------------------------------------------------------ installed version
+@pytest.fixture
+def mse45(mse):
+    """The 4.5 install as a public note and the winget manifest describe it."""
+    return mse.add_key(UNINSTALL, DisplayName="Mimecast Synchronization Engine", DisplayVersion="4.5.0.525")
+
+
+def test_moving_a_4_5_install_off_its_built_in_account_warns(run_action, mse45):
+    result = configure(run_action, mse45)
+    assert result["changed"] is True and not result.get("failed"), result
+    assert result["version"] == "4.5.0.525"
+    assert result["version_source"] == "registry %s, value DisplayVersion" % UNINSTALL
+    [warning] = result["warnings"]
+    assert "MSE 4.5.0.525" in warning and "not something Site Configure sets" in warning
+    assert "from NT AUTHORITY\\NetworkService to CONTOSO\\svc-mse" in warning and "operator's choice" in warning
+    assert_no_secret(result)
+
+
+def test_the_warning_comes_in_check_mode_too(run_action, mse45):
+    before = mse45.snapshot()
+    result = configure(run_action, mse45, check_mode=True)
+    assert result["changed"] is True and len(result["warnings"]) == 1
+    assert mse45.snapshot() == before
+
+
+def test_no_warning_when_nothing_changes_or_for_a_built_in_account(run_action, mse45):
+    configure(run_action, mse45)
+    again = configure(run_action, mse45)
+    assert again["changed"] is False and "warnings" not in again
+    back = configure(run_action, mse45, account="NetworkService", password=None)
+    assert back["changed"] is True and "warnings" not in back
+
+
+@pytest.mark.parametrize("version, warns", [("3.0.4", True), ("2.9.1", False), ("v4.5", True), ("beta", False)])
+def test_the_warning_depends_on_the_major_version(run_action, mse, version, warns):
+    mse.add_key(UNINSTALL32, DisplayVersion=version)
+    result = configure(run_action, mse)
+    assert result["version"] == version and "WOW6432Node" in result["version_source"]
+    assert ("warnings" in result) is warns
+
+
+def test_unknown_version_is_reported_and_does_not_warn(run_action, mse):
+    result = configure(run_action, mse)
+    assert result["version"] == "unknown" and result["version_source"] is None
+    assert "warnings" not in result
+
+
+# -------------------------------------------------------- results the plugin cannot read
+def _services(reshape):
+    return lambda result: dict(result, services=[reshape(service) for service in result["services"]])
+
+
+@pytest.mark.parametrize("module, reshape, detail", [
+    ("ansible.windows.win_service_info", lambda r: dict(r, services="msesrv"),
+     "'services' is a string, expected a list"),
+    ("ansible.windows.win_service_info", lambda r: dict(r, services=["msesrv"]), "services[0] is a string"),
+    ("ansible.windows.win_service_info", _services(lambda s: dict(s, username=["CONTOSO\\svc"])),
+     "'services[0].username' is a list, expected a string"),
+    ("ansible.windows.win_service_info", lambda r: {"changed": False, "exists": True}, "'services' is missing"),
+    ("ansible.windows.win_reg_stat", lambda r: {"changed": False}, "'exists' is missing"),
+    ("ansible.windows.win_reg_stat", lambda r: {"changed": False, "exists": True, "properties": ["DisplayVersion"]},
+     "'properties' is a list, expected a dict"),
+    ("ansible.windows.win_reg_stat", lambda r: "exists", "the result is a string, not a dict"),
+], ids=["services-string", "service-string", "username-list", "services-missing", "exists-missing",
+        "properties-list", "result-string"])
+def test_unreadable_results_of_reads_fail_before_any_change(run_action, mse, module, reshape, detail):
+    mse.reshape[module] = reshape
+    result = configure(run_action, mse)
+    assert result["failed"] is True and result["changed"] is False, result
+    assert "unexpected result from the module" in result["msg"] and detail in result["msg"]
+    assert module in result["msg"] and result["steps"][-1]["module"] == module
+    assert not mse.writes()
+
+
+def test_unreadable_settings_store_key_fails_before_any_change(run_action, mse):
+    mse.add_key(STORE_KEY, MailboxAddress="old@contoso.com")
+    mse.reshape[("ansible.windows.win_reg_stat", lambda args: args["path"] == STORE_KEY)] = \
+        lambda r: dict(r, properties=list(r["properties"]))
+    result = configure(run_action, mse, mailbox_address="svc-mse@contoso.com", settings_store=STORE)
+    assert result["failed"] is True and result["changed"] is False
+    assert "Check settings store key" in result["msg"] and "'properties' is a list" in result["msg"]
+    assert not mse.writes()
+
+
+def _set_account(args):
+    return "username" in args
+
+
+@pytest.mark.parametrize("key, reshape, detail", [
+    (("ansible.windows.win_service", _set_account), lambda r: dict(r, username=["CONTOSO\\svc-mse"]),
+     "'username' is a list, expected a string"),
+    (("ansible.windows.win_service", _set_account), lambda r: "done", "the result is a string, not a dict"),
+    ("ansible.windows.win_user_right", lambda r: dict(r, changed="yes"), "'changed' is a string, expected a boolean"),
+    ("ansible.windows.win_regedit", lambda r: ["changed"], "the result is a list, not a dict"),
+], ids=["username-list", "set-account-string", "changed-string", "regedit-list"])
+def test_unreadable_results_after_a_change_report_what_changed(run_action, mse, key, reshape, detail):
+    mse.add_key(STORE_KEY)
+    mse.reshape[key] = reshape
+    result = configure(run_action, mse, mailbox_address="svc-mse@contoso.com", settings_store=STORE)
+    assert result["failed"] is True and detail in result["msg"], result
+    assert result["changed"] is True and result["steps"][-1]["failed"] is True
+    assert result["steps"][0]["step"].startswith("Read service")
+    assert any(step["changed"] for step in result["steps"])
+    assert not [call for call in mse.calls if call.args.get("state") == "restarted"]
+    assert_no_secret(result)
+
+
+def test_an_unexpected_error_still_reports_what_changed(run_action, mse, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom near %s" % PASSWORD)
+    monkeypatch.setattr(site_account_logic, "write_settings", broken)
+    result = configure(run_action, mse)
+    assert result["failed"] is True and result["changed"] is True, result
+    assert "Unexpected error after step 'Set the account of service msesrv'" in result["msg"]
+    assert "RuntimeError" in result["msg"] and "RuntimeError" in result["exception"]
+    assert [step["step"] for step in result["steps"]][-1] == "Set the account of service msesrv"
+    assert_no_secret(result)

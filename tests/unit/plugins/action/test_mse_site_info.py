@@ -42,6 +42,8 @@ def test_reports_service_version_folders_files_and_keys(run_action, installed):
     result = info(run_action, installed)
     assert not result.get("failed") and result["changed"] is False, result
     assert result["installed"] is True and result["version"] == "4.5.0.525"
+    assert result["version_source"] == "registry %s, value DisplayVersion" % UNINSTALL
+    assert any("does not set the Windows logon account" in note for note in result["notes"])
     assert result["service"]["name"] == "msesrv" and result["service_found_by"] == "known_name"
     assert result["service"]["username"] == "NT AUTHORITY\\NetworkService"
     assert result["uninstall_entries"][0]["key"] == UNINSTALL
@@ -69,9 +71,11 @@ def test_nothing_installed(run_action, host):
     host.add_service("Spooler", username="LocalSystem")
     result = info(run_action, host)
     assert not result.get("failed"), result
-    assert result["installed"] is False and result["version"] is None and result["services"] == []
+    assert result["installed"] is False and result["services"] == []
+    assert result["version"] == "unknown" and result["version_source"] is None
     assert result["service"] is None and result["settings_files"] == []
     assert any("No MSE service found" in note for note in result["notes"])
+    assert not any("logon account" in note for note in result["notes"])
 
 
 def test_32_bit_uninstall_entry_and_search_by_display_name(run_action, host):
@@ -79,6 +83,7 @@ def test_32_bit_uninstall_entry_and_search_by_display_name(run_action, host):
     host.add_service("MSESync", display_name="Mimecast Synchronization Engine")
     result = info(run_action, host)
     assert result["version"] == "3.2.1" and result["uninstall_entries"][0]["key"] == UNINSTALL32
+    assert result["version_source"] == "registry %s, value DisplayVersion" % UNINSTALL32
     assert result["service"]["name"] == "MSESync" and result["service_found_by"] == "search"
 
 
@@ -108,3 +113,44 @@ def test_a_failing_read_names_the_step(run_action, installed):
 def test_bad_option_type_is_rejected(run_action, installed):
     result = info(run_action, installed, search_depth="deep")
     assert result["failed"] is True and "search_depth" in result["msg"]
+
+
+def test_the_64_bit_entry_wins_over_its_wow6432node_twin(run_action, installed):
+    installed.add_key(UNINSTALL32, DisplayVersion="4.4.0.1")
+    result = info(run_action, installed)
+    assert result["version"] == "4.5.0.525" and result["version_source"].startswith("registry " + UNINSTALL + ",")
+    assert [entry["display_version"] for entry in result["uninstall_entries"]] == ["4.5.0.525", "4.4.0.1"]
+
+
+def test_an_entry_without_display_version_gives_unknown(run_action, host):
+    host.add_key(UNINSTALL, DisplayName="Mimecast Synchronization Engine")
+    result = info(run_action, host)
+    assert result["installed"] is True and result["version"] == "unknown" and result["version_source"] is None
+    assert any("version is unknown" in note for note in result["notes"])
+
+
+def _path_is(path):
+    return lambda args: args.get("path") == path
+
+
+@pytest.mark.parametrize("key, reshape, step, detail", [
+    ("ansible.windows.win_service_info", lambda r: dict(r, services="msesrv"), "Read service msesrv",
+     "'services' is a string, expected a list"),
+    (("ansible.windows.win_reg_stat", _path_is(UNINSTALL)), lambda r: dict(r, properties=list(r["properties"])),
+     "Read uninstall entry", "'properties' is a list, expected a dict"),
+    (("ansible.windows.win_reg_stat", _path_is("HKLM:\\SOFTWARE\\Mimecast")), lambda r: dict(r, sub_keys="SyncEngine"),
+     "Read registry key HKLM:\\SOFTWARE\\Mimecast", "'sub_keys' is a string, expected a list"),
+    ("ansible.windows.win_stat", lambda r: dict(r, stat="exists"), "Check folder", "'stat' is a string"),
+    ("ansible.windows.win_stat", lambda r: dict(r, stat={}), "Check folder", "'stat.exists' is missing"),
+    ("ansible.windows.win_find", lambda r: dict(r, files={"path": "C:\\x"}), "Find settings files",
+     "'files' is a dict, expected a list"),
+    ("ansible.windows.win_find", lambda r: dict(r, files=[{"filename": "x"}]), "Find settings files",
+     "'files[0].path' is missing"),
+], ids=["services-string", "properties-list", "sub-keys-string", "stat-string", "stat-without-exists",
+        "files-dict", "file-without-path"])
+def test_unreadable_results_are_a_clear_failure(run_action, installed, key, reshape, step, detail):
+    installed.reshape[key] = reshape
+    result = info(run_action, installed)
+    assert result["failed"] is True and result["changed"] is False, result
+    assert step in result["msg"] and "unexpected result from the module" in result["msg"] and detail in result["msg"]
+    assert result["steps"][-1]["failed"] is True and not installed.writes()

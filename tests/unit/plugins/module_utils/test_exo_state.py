@@ -58,4 +58,125 @@ def test_save_leaves_no_temporary_files(tmp_path):
     grants = VerifiedGrants(str(tmp_path / "state.json"), "t", "u", 60)
     grants.record("x")
     grants.save()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+    # the lock file stays (it must outlive the atomically replaced state file); no temporary file does
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json", "state.json.lock"]
+
+
+def write_state(path, entries, key="t|u"):
+    path.write_text(json.dumps({"version": 1, "grants": {key: entries}}))
+
+
+def test_records_in_the_future_or_not_numbers_are_stale(tmp_path):
+    path = tmp_path / "state.json"
+    clock = Clock()
+    write_state(path, {"future": clock.now + 86400, "nan": "NaN", "text": "1000000", "true": True, "ok": clock.now - 10,
+                       "null": None, "list": [1], "huge": 1e308})
+    grants = VerifiedGrants(str(path), "t", "u", 3600, clock=clock)
+    assert [name for name in ("future", "nan", "text", "true", "ok", "null", "list", "huge") if grants.is_fresh(name)] == ["ok"]
+
+
+def test_infinity_and_non_dict_entries_do_not_crash(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text('{"version": 1, "grants": {"t|u": {"inf": Infinity}, "t|v": ["not", "a", "dict"]}}')
+    assert not VerifiedGrants(str(path), "t", "u", 3600).is_fresh("inf")
+    assert not VerifiedGrants(str(path), "t", "v", 3600).is_fresh("x")
+
+
+def test_max_age_zero_ignores_every_record_and_keeps_only_what_this_run_verified(tmp_path):
+    path = tmp_path / "state.json"
+    clock = Clock()
+    write_state(path, {"old": clock.now - 5})
+    grants = VerifiedGrants(str(path), "t", "u", 0, clock=clock)
+    assert not grants.is_fresh("old")
+    grants.record("new")
+    grants.save()
+    assert json.loads(path.read_text())["grants"]["t|u"] == {"new": int(clock.now)}
+
+
+def test_records_older_than_the_max_age_are_pruned_on_save(tmp_path):
+    path = tmp_path / "state.json"
+    clock = Clock()
+    write_state(path, {"old": clock.now - 7200, "recent": clock.now - 60})
+    grants = VerifiedGrants(str(path), "t", "u", 3600, clock=clock)
+    grants.record("new")
+    grants.save()
+    assert set(json.loads(path.read_text())["grants"]["t|u"]) == {"recent", "new"}
+
+
+def test_two_runs_sharing_a_file_merge_and_a_revoke_wins_over_an_earlier_verification(tmp_path):
+    path = str(tmp_path / "state.json")
+    clock = Clock()
+    seed = VerifiedGrants(path, "t", "u", 3600, clock=clock)
+    seed.record("shared")
+    seed.save()
+    present = VerifiedGrants(path, "t", "u", 3600, clock=clock)
+    absent = VerifiedGrants(path, "t", "u", 3600, clock=clock)
+    clock.now += 5
+    present.record("shared")   # a present run re-verifies it ...
+    present.record("only-present")
+    absent.forget("shared")    # ... while an absent run revokes it, in the same second
+    absent.forget("never-recorded")
+    absent.save()
+    present.save()             # the last writer does not erase the other's work
+    after = VerifiedGrants(path, "t", "u", 3600, clock=clock)
+    assert not after.is_fresh("shared")
+    assert after.is_fresh("only-present")
+
+
+def test_a_later_verification_wins_over_an_earlier_revoke(tmp_path):
+    path = str(tmp_path / "state.json")
+    clock = Clock()
+    absent = VerifiedGrants(path, "t", "u", 3600, clock=clock)
+    absent.forget("x")
+    absent.save()
+    clock.now += 30
+    present = VerifiedGrants(path, "t", "u", 3600, clock=clock)
+    present.record("x")
+    present.save()
+    assert VerifiedGrants(path, "t", "u", 3600, clock=clock).is_fresh("x")
+
+
+def test_a_symlinked_state_file_is_followed_not_replaced(tmp_path):
+    real = tmp_path / "real" / "state.json"
+    real.parent.mkdir()
+    write_state(real, {})
+    link = tmp_path / "state.json"
+    link.symlink_to(real)
+    grants = VerifiedGrants(str(link), "t", "u", 3600)
+    grants.record("x")
+    grants.save()
+    assert link.is_symlink()
+    assert "x" in json.loads(real.read_text())["grants"]["t|u"]
+
+
+def test_a_state_file_that_cannot_be_written_is_refused_before_any_change(tmp_path):
+    # A directory that is a file cannot be written even by root (CI runs as root).
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    grants = VerifiedGrants(str(blocker / "state.json"), "t", "u", 3600)
+    with pytest.raises(StateFileError, match="cannot be written.*Nothing was changed"):
+        grants.check_writable()
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    grants = VerifiedGrants(str(tmp_path / "state.json"), "t", "u", 3600)
+    grants.record("x")
+
+    def full_disk(*_args, **_kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(json, "dump", full_disk)
+    with pytest.raises(StateFileError, match="No space left"):
+        grants.save()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".state-")] == []
+
+
+def test_long_runs_save_periodically(tmp_path):
+    path = tmp_path / "state.json"
+    ticks = Clock()
+    grants = VerifiedGrants(str(path), "t", "u", 3600, monotonic=ticks)
+    grants.record("x")
+    grants.save_if_due()
+    assert not path.exists()
+    ticks.now += 61
+    grants.save_if_due()
+    assert "x" in json.loads(path.read_text())["grants"]["t|u"]

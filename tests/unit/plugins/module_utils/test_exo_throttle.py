@@ -116,3 +116,12 @@ def test_pacer_grows_about_ten_percent_per_clean_second_and_shrinks_once_per_bur
     assert pacer.rate == pytest.approx(measured + 10)
     pacer.record_throttled()  # same burst: ignored
     assert pacer.rate == pytest.approx(measured + 10)
+
+
+@pytest.mark.parametrize("value", ["NaN", "nan", "Infinity", "-inf", "inf"])
+def test_retry_after_that_is_not_a_finite_number_is_ignored(value):
+    assert parse_retry_after(value, default=2.0) == 2.0
+
+
+def test_retry_after_may_be_decimal():
+    assert parse_retry_after("0.75") == 0.75
