@@ -15,7 +15,7 @@ PYVER = $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export ANSIBLE_COLLECTIONS_PATH := $(abspath $(LINKED))
 export PYTHONPATH := $(abspath tests)
 
-.PHONY: test demo bench bench-smoke pytest units integration sanity lint venv collection staged clean
+.PHONY: test demo bench pytest units integration sanity lint venv collection staged clean release-check docs
 
 # pytest's summary line is repeated last, so the run ends with it.
 test: pytest units integration sanity lint
@@ -70,6 +70,23 @@ demo: collection
 bench: collection
 	$(BIN)/pip install --quiet --disable-pip-version-check matplotlib==3.11.2
 	$(BIN)/python tests/benchmarks/run.py
+
+# Release checks, not part of `make test`: the tests/release pytest suite (changelog, tarball,
+# execution environment, docs lint), then galaxy-importer on the built tarball, from its own venv.
+IMPORTER_VENV := $(BUILD)/importer-venv
+
+$(IMPORTER_VENV)/.installed: tests/release/importer-requirements.txt tests/release/importer-constraints.txt
+	$(PYTHON) -m venv $(IMPORTER_VENV)
+	$(IMPORTER_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/release/importer-requirements.txt -c tests/release/importer-constraints.txt
+	@touch $@
+
+release-check: collection $(IMPORTER_VENV)/.installed
+	$(BIN)/python -m pytest tests/release -q
+	$(BIN)/python tests/release/galaxy_import.py $(IMPORTER_VENV) $(BUILD)/release
+
+# The collection's docsite (antsibull-docs + Sphinx) in .build/docsite/build/html.
+docs: collection
+	$(BIN)/python tests/release/build_docsite.py $(BUILD)/docsite
 
 clean:
 	rm -rf $(VENV) $(BUILD) tests/output .emulator

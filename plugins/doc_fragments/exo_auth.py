@@ -13,37 +13,56 @@ class ModuleDocFragment:
 options:
   tenant:
     description:
-      - The Microsoft Entra tenant, as its GUID or its V(name.onmicrosoft.com) domain.
-      - If not set, the E(AZURE_TENANT) environment variable is used (AWX/AAP's Azure credential sets it).
+      - The Microsoft Entra tenant, as its tenant ID (a GUID) or one of its domain names such as V(contoso.onmicrosoft.com).
+      - Anything else is refused before a request is sent.
+      - If not set, the E(AZURE_TENANT) environment variable is used (AWX/AAP's Azure credential sets it), else
+        E(AZURE_TENANT_ID) (the name azure-identity and the Azure CLI use).
     type: str
     required: true
   client_id:
     description:
       - Application (client) ID of the app registration that holds C(Exchange.ManageAsApp).
-      - Required with O(client_secret) or O(certificate_path).
+      - Required with O(client_secret) or O(certificate_path); not used with O(managed_identity) or O(access_token).
       - If not set, the E(AZURE_CLIENT_ID) environment variable is used.
     type: str
   client_secret:
     description:
       - A client secret of the app registration.
-      - If not set, the E(AZURE_SECRET) environment variable is used.
-      - Exactly one of O(client_secret), O(certificate_path) and O(access_token) is needed.
+      - If not set, the E(AZURE_SECRET) environment variable is used (AWX/AAP), else E(AZURE_CLIENT_SECRET) (azure-identity).
+      - Exactly one of O(client_secret), O(certificate_path), O(access_token) and O(managed_identity) is needed.
+        A value from an environment variable counts as given.
     type: str
   certificate_path:
     description:
       - Certificate of the app registration with its private key, for a signed client assertion.
       - A PEM file holding both the private key and the certificate, or a C(.pfx)/C(.p12) file.
-      - If not set, the E(AZURE_CERTIFICATE_PATH) environment variable is used.
+      - An encrypted private key needs O(certificate_password); a wrong or missing password is reported before any request.
+      - If not set, the E(AZURE_CLIENT_CERTIFICATE_PATH) environment variable is used (azure-identity), else
+        E(AZURE_CERTIFICATE_PATH) (the older name, still read).
     type: path
   certificate_password:
     description:
       - Password of the private key in O(certificate_path), if it is encrypted.
-      - If not set, the E(AZURE_CERTIFICATE_PASSWORD) environment variable is used.
+      - If not set, the E(AZURE_CLIENT_CERTIFICATE_PASSWORD) environment variable is used (azure-identity), else
+        E(AZURE_CERTIFICATE_PASSWORD) (the older name, still read).
+      - Ignored when the key is not encrypted.
     type: str
   access_token:
     description:
       - An access token for the Exchange Online resource obtained elsewhere.
       - It cannot be renewed, so a run that outlives it fails; prefer O(client_secret) or O(certificate_path).
+      - Its tenant is read from its C(tid) claim; if it has none, O(tenant) must be the tenant ID (a GUID).
+    type: str
+  managed_identity:
+    description:
+      - Authenticate as an Azure managed identity of the control node (or of the AWX/AAP execution node) instead of an
+        app registration, for example on an Azure VM, in Azure App Service, Container Apps or Functions, or on an
+        Azure Arc-enabled server.
+      - V(system) uses the system-assigned identity; the client ID (a GUID) of a user-assigned identity uses that one.
+      - MSAL finds the identity endpoint of the platform itself (E(IDENTITY_ENDPOINT) and E(IDENTITY_HEADER) in App
+        Service, the instance metadata service on a VM); O(validate_certs) and O(ca_path) apply to it.
+      - The identity's service principal needs the same C(Exchange.ManageAsApp) permission and Exchange role as an app
+        registration.
     type: str
   cloud:
     description:
@@ -70,17 +89,21 @@ options:
   ca_path:
     description:
       - PEM bundle of CA certificates to trust instead of the system store, for example behind a TLS-inspecting proxy.
-      - Used on every request, so it wins over E(REQUESTS_CA_BUNDLE).
+      - Used on every request, so it wins over E(REQUESTS_CA_BUNDLE). A TLS failure names the host and what to fix.
     type: path
   timeout:
     description:
-      - Seconds to wait for one HTTP answer.
+      - Seconds to wait for one whole HTTP answer (connection, headers and body), between V(1) and V(3600).
+      - Getting a token is tried up to four times when Entra ID does not answer, answers C(429) or C(5xx), or answers with
+        something other than JSON; other errors fail at once.
     type: int
     default: 60
 notes:
   - The app registration needs the application permission C(Exchange.ManageAsApp) of Office 365 Exchange Online with
     admin consent, and an Entra role on its service principal such as C(Exchange Recipient Administrator).
-  - Secrets are never returned or logged; they are marked C(no_log).
+  - Secrets are never returned or logged; they are marked C(no_log), and error messages never contain them.
+  - Redirects are never followed when getting a token, and the token endpoint must be on the login host, so
+    credentials only ever go to Entra ID.
 requirements:
   - msal >= 1.29.0 (brings requests)
 '''

@@ -25,7 +25,6 @@ call's own budget, so retries never multiply.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 import threading
@@ -36,9 +35,10 @@ from collections import Counter
 from urllib.parse import quote, urljoin, urlsplit
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth import (
-    AuthError,
     VerifiedHttpClient,
     build_token_provider,
+    explain_tls_error,
+    read_within,
     resolve_endpoints,
     tls_verify,
 )
@@ -86,7 +86,7 @@ CLIENT_NAME = "mimecast_mse.sync_engine"
 # Warnings are matched in English only as a hint; see exo_grants for why that is safe.
 ACCEPT_LANGUAGE = "en-US"
 # Kinds after which nothing more can succeed in this run.
-FATAL_KINDS = ("forbidden", "rbac", "redirect", "refused_link", "auth")
+FATAL_KINDS = ("forbidden", "rbac", "redirect", "refused_link", "auth", "tls")
 DEFAULT_ROLE_HINT = "Exchange Recipient Administrator' (or 'Exchange Administrator"
 
 
@@ -194,7 +194,7 @@ def explain_error(error, role_hint=DEFAULT_ROLE_HINT):
         return "Exchange Online kept throttling the requests: %s. Fix: run again later, or lower max_concurrency." % error.message
     if error.kind in ("transient", "unavailable"):
         return "Exchange Online did not answer reliably: %s. Fix: run again later; a re-run picks up where this one stopped." % error.message
-    if error.kind in ("redirect", "refused_link", "listing_loop", "auth"):
+    if error.kind in ("redirect", "refused_link", "listing_loop", "auth", "tls"):
         return error.message
     return "Exchange Online answered %s to %s: %s" % (error.status or "an error", cmdlet, error.message)
 
@@ -310,16 +310,6 @@ def parse_for(cmdlet):
     return parse_answer if request_class(cmdlet) == "write" else parse_page
 
 
-def tenant_id_from_token(token):
-    """The tenant GUID in an access token's ``tid`` claim (the token is ours; no verification needed)."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return str(claims["tid"])
-    except (IndexError, KeyError, TypeError, ValueError):
-        return None
-
-
 class RequestStats:
     """Request counts for the module result (thread-safe)."""
 
@@ -432,15 +422,16 @@ class ExoClient:
                                "the token is not sent there. Fix: check exchange_url and any proxy between the control "
                                "node and Exchange Online." % (response.status_code, target),
                                status=response.status_code, kind="redirect")
-            # 200 bodies are decoded as the server labels them; error bodies are read raw,
-            # since a 403 can be NUL bytes labelled gzip.
-            chunks = response.iter_content(65536) if response.status_code == 200 else \
-                response.raw.stream(65536, decode_content=False)
+            if response.status_code == 200:
+                # Decoded as the server labels it, within one deadline for the whole answer.
+                read_within(response, deadline)
+                return Answer(200, response.headers, response.content)
+            # Error bodies are read raw: a 403 can be NUL bytes labelled gzip.
             body = bytearray()
-            for chunk in chunks:
+            for chunk in response.raw.stream(65536, decode_content=False):
                 body.extend(chunk)
                 if time.monotonic() > deadline:
-                    raise requests.exceptions.Timeout("no complete answer within %s s" % self.timeout)
+                    break  # the status already says what happened
             return Answer(response.status_code, response.headers, bytes(body))
         finally:
             response.close()
@@ -508,13 +499,10 @@ class ExoClient:
                 self._sleep(backoff_delay(transient))
             self.stats.add(retries=1)
 
-    @staticmethod
-    def _connection_error(exc, cmdlet):
+    def _connection_error(self, exc, cmdlet):
         if isinstance(exc, requests.exceptions.SSLError):
             # A TLS failure does not get better by retrying; it needs ca_path or a fixed URL.
-            return ExoError("TLS verification of Exchange Online failed (%s). Fix: if a proxy or private CA signs the "
-                            "certificate, set ca_path to its CA bundle; check exchange_url." % exc.__class__.__name__,
-                            kind="other", cmdlet=cmdlet)
+            return ExoError(explain_tls_error(exc, self.invoke_url), kind="tls", cmdlet=cmdlet)
         return ExoError("no answer from Exchange Online (%s)" % exc.__class__.__name__, kind="transient", cmdlet=cmdlet)
 
     def renew(self, rejected_token):
@@ -659,10 +647,7 @@ def connect(params, pool_size=16):
     trace = CallTrace(params.get("debug_log"))
     http_client = VerifiedHttpClient(session, verify, params["timeout"])
     tokens = build_token_provider(params, login_url, exchange_url, custom_login, http_client)
-    token = tokens.get()
-    tenant_id = tenant_id_from_token(token)
-    if not tenant_id:
-        raise AuthError("the access token carries no tenant ID (tid claim), so the module cannot address the tenant. "
-                        "Fix: use a token issued by Entra ID for %s/.default." % exchange_url)
+    # The tenant GUID of the token: URL path and anchor use it whatever form ``tenant`` has.
+    tenant_id = tokens.tenant_id()
     trace.event("connected", tenant_id=tenant_id, exchange_host=urlsplit(exchange_url).hostname)
     return ExoClient(session, exchange_url, tokens, tenant_id, verify=verify, timeout=params["timeout"], trace=trace)

@@ -234,7 +234,8 @@ class GrantEngine:
         if isinstance(outcome, ExoError) and outcome.kind == "not_found":
             self._not_found(call, outcome, resubmit)
             return
-        if isinstance(outcome, ExoError) and outcome.kind in ("auth", "unavailable", "forbidden", "rbac", "redirect"):
+        if isinstance(outcome, ExoError) and (outcome.fatal or outcome.kind == "unavailable"):
+            # The run is stopping: a read-back would not be sent either.
             self._failed(work, call.cmdlet, outcome.message)
             return
         doubt = self._ambiguous(call, outcome)

@@ -47,6 +47,9 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_throt
 
 CLASSES = ("write", "read")
 RETRYABLE_KINDS = ("transient", "unauthorized")
+# A token that expired in flight is not the call's fault either: resend with the renewed
+# token this many times before it counts against the call's budget.
+MAX_EXPIRED_RESENDS = 5
 # The circuit opens when this share of the last BREAKER_WINDOW sends failed.
 BREAKER_WINDOW = 40
 BREAKER_THRESHOLD = 0.8
@@ -56,7 +59,7 @@ class Call:
     """One cmdlet call and what to do with its answer: handler(call, outcome)."""
 
     __slots__ = ("cmdlet", "parameters", "handler", "context", "request_class", "attempts", "throttled", "select",
-                 "direct")
+                 "direct", "expired")
 
     def __init__(self, cmdlet, parameters, handler, context=None, select=None):
         self.cmdlet = cmdlet
@@ -67,6 +70,7 @@ class Call:
         self.request_class = request_class(cmdlet)
         self.attempts = 0
         self.throttled = 0
+        self.expired = 0
         self.direct = False
 
 
@@ -289,6 +293,10 @@ class BatchRunner:
     def _retry_or_fail(self, call, error):
         if self.aborted is not None:
             call.handler(call, self.aborted)
+        elif error.kind == "unauthorized" and call.expired < MAX_EXPIRED_RESENDS:
+            call.expired += 1
+            call.attempts -= 1
+            self.submit(call)
         elif error.kind in RETRYABLE_KINDS + ("throttled",) and call.attempts < MAX_TRANSIENT_ATTEMPTS:
             self.submit(call, delay=backoff_delay(call.attempts))
         else:

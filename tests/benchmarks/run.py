@@ -10,8 +10,9 @@ cap on concurrent requests), it measures:
   nothing new, onboarding run with 1 % new mailboxes with and without the state file,
   and a revoke run;
 
-and writes docs/benchmarks.md (table, machine, settings, command) and
-docs/benchmarks.png. Usage: python tests/benchmarks/run.py [--sizes 1000,10000] [--sample 100]
+and writes the docsite guide docs/docsite/rst/guide_benchmarks.rst (table, machine, settings,
+command) and the plot docs/benchmarks.png, which stays out of the built collection.
+Usage: python tests/benchmarks/run.py [--sizes 1000,10000] [--sample 100]
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests"))
@@ -36,7 +39,7 @@ COLLECTIONS_ROOT = os.path.join(REPO, ".build", "linked")
 SETTINGS = dict(latency_ms=100, latency_ms_max=300, read_rate=500, read_burst=100, write_rate=250, write_burst=50,
                 max_concurrency=60, seed=11)
 ONBOARDING_LATENCY_MS = 150
-ANALYSIS_MARKER = "## Reading the results"
+ANALYSIS_MARKER = "Reading the results"
 
 
 def run_module_process(info, extra):
@@ -165,42 +168,87 @@ def machine():
     return "%s, %s CPUs, %s, Python %s" % (platform.platform(), cpus, memory, platform.python_version())
 
 
-def write_report(rows, sample, path_md, path_png):
-    """docs/benchmarks.md and the plot."""
-    lines = [
-        "# Benchmark: converging a tenant near the throttle limit", "",
-        "Reproduce with `make bench` (about half an hour; not part of `make test`).", "",
-        "* machine: %s" % machine(),
-        "* emulator settings: latency %d-%d ms per request, read budget %d/s (burst %d), write budget %d/s (burst %d), "
+GUIDE_LABEL = ".. _ansible_collections.mimecast_mse.sync_engine.docsite.guide_benchmarks:"
+# The numbers a reader compares come first; the cmdlet counts, the widest column, last.
+TABLE_HEADER = ("mailboxes", "scenario", "wall time (s)", "throttle minimum (s)", "ratio", "429s", "peak RSS (MB)",
+                "changed", "failed", "requests (HTTP)", "by cmdlet")
+
+
+def plot_url():
+    """Where the plot is seen: in the repository, since the built collection leaves the PNG out (galaxy.yml)."""
+    with open(os.path.join(REPO, "galaxy.yml"), encoding="utf-8") as handle:
+        repository = yaml.safe_load(handle)["repository"]
+    return "%s/blob/main/docs/benchmarks.png" % repository.rstrip("/")
+
+
+def cell_or_na(value, template="%s"):
+    """A table cell: the value, or "n/a" where the scenario has none (baselines have no RSS or changed count).
+
+    Not "-": alone in a list-table cell, RST reads it as a nested bullet list.
+    """
+    return "n/a" if value is None else template % value
+
+
+def table_cells(row):
+    """One row of the results table, as cell texts in TABLE_HEADER order."""
+    cmdlets = ", ".join("%s %d" % (name, count) for name, count in sorted(row["by_cmdlet"].items()))
+    return ["%d" % row["size"], row["scenario"], "%.1f" % row["seconds"], "%.1f" % row["minimum"],
+            cell_or_na(row["ratio"] or None, "%.2f"), str(row["throttled"]), cell_or_na(row["rss_mb"]),
+            cell_or_na(row["changed"]), cell_or_na(row["failed"]), str(row["requests"]), cmdlets]
+
+
+def rst_list_table(rows):
+    """The results as an RST list-table (each cell on its own line, so long cmdlet lists stay readable)."""
+    lines = [".. list-table:: Wall time against the throttle-limited minimum", "   :header-rows: 1", ""]
+    for cells in [list(TABLE_HEADER)] + [table_cells(row) for row in rows]:
+        lines.append("   * - %s" % (cells[0] or "n/a"))
+        lines.extend("     - %s" % (cell or "n/a") for cell in cells[1:])
+    return lines
+
+
+def report_rst(rows, sample):
+    """The generated part of docs/docsite/rst/guide_benchmarks.rst: title, settings, table."""
+    title = "Benchmark: converging a tenant near the throttle limit"
+    return [
+        GUIDE_LABEL, "", title, "=" * len(title), "",
+        "Wall time of :ansplugin:`mimecast_mse.sync_engine.o365_mailbox_fullaccess#module` against two sequential "
+        "baselines, on the Exchange Online emulator of the repository's tests. "
+        "Reproduce with ``make bench`` (about half an hour; not part of ``make test``). The plot of these numbers, "
+        "`docs/benchmarks.png <%s>`__, is in the repository." % plot_url(), "",
+        "- machine: %s" % machine(),
+        "- emulator settings: latency %d-%d ms per request, read budget %d/s (burst %d), write budget %d/s (burst %d), "
         "at most %d concurrent requests per tenant; onboarding-with-state-file row at a fixed %d ms"
         % (SETTINGS["latency_ms"], SETTINGS["latency_ms_max"], SETTINGS["read_rate"], SETTINGS["read_burst"],
            SETTINGS["write_rate"], SETTINGS["write_burst"], SETTINGS["max_concurrency"], ONBOARDING_LATENCY_MS),
-        "* throttle-limited minimum: the fewest requests the job needs (listing pages + one permission read per "
+        "- throttle-limited minimum: the fewest requests the job needs (listing pages + one permission read per "
         "mailbox checked, one write per change) divided by the budget of their class; reads and writes refill in "
         "parallel, so it is the larger of the two. Bursts are ignored.",
-        "* baselines run sequentially on a sample of %d mailboxes and are extrapolated linearly (a full sequential "
+        "- baselines run sequentially on a sample of %d mailboxes and are extrapolated linearly (a full sequential "
         "run of 100,000 mailboxes takes many hours)." % sample,
-        "* peak RSS: the module's own process (run as Ansible runs it, one process per task).", "",
-        "| mailboxes | scenario | wall time (s) | throttle minimum (s) | ratio | requests (HTTP) | by cmdlet | 429s | "
-        "peak RSS (MB) | changed | failed |",
-        "|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        cmdlets = ", ".join("%s %d" % (name, count) for name, count in sorted(row["by_cmdlet"].items()))
-        lines.append("| %d | %s | %.1f | %.1f | %s | %s | %s | %s | %s | %s | %s |" % (
-            row["size"], row["scenario"], row["seconds"], row["minimum"],
-            "%.2f" % row["ratio"] if row["ratio"] else "-", row["requests"], cmdlets, row["throttled"],
-            row["rss_mb"] if row["rss_mb"] is not None else "-",
-            row["changed"] if row["changed"] is not None else "-", row["failed"] if row["failed"] is not None else "-"))
-    # The hand-written reading of the results below the table survives a re-run.
-    notes = ""
-    if os.path.exists(path_md):
-        with open(path_md, encoding="utf-8") as handle:
-            existing = handle.read()
-        if ANALYSIS_MARKER in existing:
-            notes = "\n" + existing[existing.index(ANALYSIS_MARKER):]
-    with open(path_md, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n" + notes)
+        "- peak RSS: the module's own process (run as Ansible runs it, one process per task).", "",
+    ] + rst_list_table(rows)
+
+
+def hand_written_notes(path_rst):
+    """The reading of the results below the table, written by hand: it survives a re-run."""
+    if not os.path.exists(path_rst):
+        return ""
+    with open(path_rst, encoding="utf-8") as handle:
+        existing = handle.read()
+    start = existing.find("\n" + ANALYSIS_MARKER)
+    return existing[start:] if start >= 0 else ""
+
+
+def write_report(rows, sample, path_rst, path_png):
+    """The benchmark guide (RST, part of the docsite) and the plot."""
+    notes = hand_written_notes(path_rst)
+    with open(path_rst, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(report_rst(rows, sample)) + "\n" + notes)
+    write_plot(rows, path_png)
+
+
+def write_plot(rows, path_png):
+    """Bar chart of wall times per scenario and size, with the throttle-limited minimum marked."""
     try:
         import matplotlib  # pylint: disable=import-outside-toplevel
         matplotlib.use("Agg")
@@ -239,16 +287,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--sample", type=int, default=100)
-    parser.add_argument("--out", default=os.path.join(REPO, "docs"))
+    parser.add_argument("--guide", default=os.path.join(REPO, "docs", "docsite", "rst", "guide_benchmarks.rst"))
+    parser.add_argument("--plot", default=os.path.join(REPO, "docs", "benchmarks.png"))
     arguments = parser.parse_args()
     state_dir = os.path.join(REPO, ".emulator", "bench")
     os.makedirs(state_dir, exist_ok=True)
     rows = []
     for size in [int(value) for value in arguments.sizes.split(",")]:
         rows.extend(bench_size(size, arguments.sample, state_dir))
-        write_report(rows, arguments.sample, os.path.join(arguments.out, "benchmarks.md"),
-                     os.path.join(arguments.out, "benchmarks.png"))
-    print("\nwrote %s" % os.path.join(arguments.out, "benchmarks.md"))
+        write_report(rows, arguments.sample, arguments.guide, arguments.plot)
+    print("\nwrote %s and %s" % (arguments.guide, arguments.plot))
 
 
 if __name__ == "__main__":

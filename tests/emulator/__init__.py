@@ -8,4 +8,6 @@ Python with :class:`emulator.control.EmulatorProcess`. See README.md in this dir
 from __future__ import annotations
 
 TENANT_DOMAIN = "contoso.onmicrosoft.com"
+CUSTOM_DOMAIN = "contoso.com"
 EXCHANGE_RESOURCE = "https://outlook.office365.com"
+SYSTEM_MAILBOX = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}"

@@ -32,6 +32,12 @@ def parser():
             sub.add_argument("--replication-delay", type=float, default=0.0)
             sub.add_argument("--granted-fraction", type=float, default=0.0)
             sub.add_argument("--granted-user", default=None)
+            sub.add_argument("--transfer-rate", type=float, default=None,
+                             help="answer bytes per second (default 12,500,000; 0 = off)")
+            sub.add_argument("--existing-grant-answer", choices=("warning", "silent", "error"), default=None,
+                             help="what Add-MailboxPermission answers for a grant that exists (default warning)")
+            sub.add_argument("--retry-after-style", choices=("decimal", "integer"), default=None,
+                             help="Retry-After of throttled calls (default decimal)")
         if name == "start":
             sub.add_argument("--timeout", type=float, default=120.0)
     return main

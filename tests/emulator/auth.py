@@ -49,13 +49,13 @@ class TokenRejected(Exception):
 class App:
     """A registered application (service principal in the tenant)."""
 
-    def __init__(self, client_id, name, secret=None, cert=None, roles=(EXCHANGE_ROLE,), exchange_role=True):
+    def __init__(self, client_id, name, secret=None, cert=None, roles=(EXCHANGE_ROLE,), exchange_role="full"):
         self.client_id = client_id
         self.name = name
         self.secret = secret
         self.cert = cert
         self.roles = list(roles)
-        self.exchange_role = exchange_role
+        self.exchange_role = exchange_role  # "full", "read" (Get-* only) or None (no Exchange role)
         self.object_id = str(uuid.uuid4())
 
 
@@ -66,9 +66,10 @@ def _b64url(data):
 class Authority:
     """Apps, signing key, issued tokens and their revocation."""
 
-    def __init__(self, tenant_id, tenant_domain, state_dir):
+    def __init__(self, tenant_id, tenant_domain, state_dir, custom_domains=()):
         self.tenant_id = tenant_id
         self.tenant_domain = tenant_domain
+        self.custom_domains = tuple(custom_domains)
         self.base_url = ""
         self.token_lifetime = 3599
         self.lock = threading.Lock()
@@ -76,6 +77,7 @@ class Authority:
         self.last_issued = 0
         self.revoked_up_to = 0
         self._valid = {}
+        self._expires = {}  # uti -> exact expiry (the exp claim is whole seconds; short lifetimes need better)
         self.signing_key, self.signing_cert = pki.make_self_signed("emulator token signing")
         self.kid = _b64url(self.signing_cert.fingerprint(hashes.SHA1()))  # nosec - a key id
         self.signing_pem = pki.key_pem(self.signing_key)
@@ -84,10 +86,11 @@ class Authority:
         self.app_cert_key = cert_key
         self.pfx_password = "emulator-" + uuid.uuid4().hex[:8]
         self.apps = {}
-        for name, secret, has_cert, roles, role in (("secret", True, False, (EXCHANGE_ROLE,), True),
-                                                    ("certificate", False, True, (EXCHANGE_ROLE,), True),
-                                                    ("no_role", True, False, (EXCHANGE_ROLE,), False),
-                                                    ("no_consent", True, False, (), True)):
+        for name, secret, has_cert, roles, role in (("secret", True, False, (EXCHANGE_ROLE,), "full"),
+                                                    ("certificate", False, True, (EXCHANGE_ROLE,), "full"),
+                                                    ("no_role", True, False, (EXCHANGE_ROLE,), None),
+                                                    ("no_consent", True, False, (), "full"),
+                                                    ("read_only", True, False, (EXCHANGE_ROLE,), "read")):
             client_id = str(uuid.uuid5(uuid.NAMESPACE_URL, "emulator-app-%s-%s" % (tenant_id, name)))
             app = App(client_id, name, secret="emu~" + uuid.uuid4().hex + uuid.uuid4().hex[:8] if secret else None,
                       cert=cert if has_cert else None, roles=roles, exchange_role=role)
@@ -95,12 +98,13 @@ class Authority:
         self.state_dir = state_dir
 
     def app(self, name):
-        """The App registered under a name (secret, certificate, no_role, no_consent)."""
+        """The App registered under a name (secret, certificate, no_role, no_consent, read_only)."""
         return next(app for app in self.apps.values() if app.name == name)
 
     def tenant_matches(self, tenant):
-        """True when a path segment names this tenant."""
-        return tenant.lower() in (self.tenant_id, self.tenant_domain.lower())
+        """True when a login path segment names this tenant: its GUID or any verified domain."""
+        return tenant.lower() in (self.tenant_id, self.tenant_domain.lower()) + tuple(
+            domain.lower() for domain in self.custom_domains)
 
     # -- discovery ------------------------------------------------------------------
 
@@ -218,7 +222,8 @@ class Authority:
         if str(header.get("x5t", "")).rstrip("=") != x5t and str(header.get("x5t#S256", "")).rstrip("=") != x5t256:
             raise bad("The thumbprint in the assertion's x5t header does not match a certificate registered for "
                       "application '%s'." % app.client_id)
-        audiences = ["%s/%s/oauth2/v2.0/token" % (login_url, name) for name in (self.tenant_id, self.tenant_domain, tenant)]
+        audiences = ["%s/%s/oauth2/v2.0/token" % (login_url, name)
+                     for name in (self.tenant_id, self.tenant_domain, tenant) + self.custom_domains]
         audiences.append(request_url)
         try:
             claims = jwt.decode(assertion, app.cert.public_key(), algorithms=["RS256", "PS256"], audience=audiences,
@@ -230,7 +235,8 @@ class Authority:
 
     def issue(self, app, resource, appidacr="1"):
         """Sign an access token for an app; returns the token response body."""
-        now = int(time.time())
+        issued = time.time()
+        now = int(issued)
         lifetime = int(self.token_lifetime)
         with self.lock:
             sequence = next(self._sequence)
@@ -257,6 +263,10 @@ class Authority:
         if app.roles:
             claims["roles"] = list(app.roles)
         token = jwt.encode(claims, self.signing_pem, algorithm="RS256", headers={"kid": self.kid, "x5t": self.kid})
+        with self.lock:
+            if len(self._expires) > 100000:
+                self._expires.clear()
+            self._expires[claims["uti"]] = issued + lifetime
         return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
 
     # -- validation --------------------------------------------------------------------
@@ -272,8 +282,8 @@ class Authority:
             self.revoked_up_to = 0
         self.token_lifetime = token_lifetime
 
-    def validate(self, authorization, tenant):
-        """(App, claims) for a Bearer header value; raises TokenRejected."""
+    def validate(self, authorization):
+        """(App, claims) for a Bearer header value of a token of this tenant; raises TokenRejected."""
         if not authorization or not authorization[:7].lower() == "bearer ":
             raise TokenRejected("The access token is missing")
         token = authorization[7:].strip()
@@ -287,14 +297,14 @@ class Authority:
             if len(self._valid) > 10000:
                 self._valid.clear()
             self._valid[token] = claims
-        if claims["exp"] <= time.time():
+        if self._expires.get(claims.get("uti"), claims["exp"]) <= time.time():
             raise TokenRejected("The access token has expired")
         if claims.get("xms_emu_seq", 0) <= self.revoked_up_to:
             raise TokenRejected("The access token has been revoked")
         if claims.get("aud", "").rstrip("/") not in (EXCHANGE_RESOURCE, self.base_url):
             raise TokenRejected("The audience '%s' is invalid" % claims.get("aud"))
-        if claims.get("tid") != self.tenant_id or not self.tenant_matches(tenant):
-            raise TokenRejected("The tenant '%s' does not match the token's tenant" % tenant)
+        if claims.get("tid") != self.tenant_id:
+            raise TokenRejected("The token was issued for another tenant")
         app = self.apps.get(claims.get("appid", ""))
         if app is None:
             raise TokenRejected("The application is unknown")

@@ -70,9 +70,10 @@ class EmulatorClient:
         return self._token
 
     def headers(self, token=None, page_size=None, **extra):
-        """Request headers as the v3 module sends them."""
+        """Request headers as the v3 module sends them (Populate-Headers)."""
         headers = {"Authorization": "Bearer " + (token or self.token()),
-                   "X-AnchorMailbox": ANCHOR % self.info["tenant_domain"], "X-ClientApplication": "EmulatorTests"}
+                   "X-AnchorMailbox": ANCHOR % self.info["tenant_domain"], "X-ClientApplication": "EmulatorTests",
+                   "Accept-Language": "en-US"}
         if page_size:
             headers["Prefer"] = "odata.maxpagesize=%d" % page_size
         headers.update(extra)
@@ -83,11 +84,24 @@ class EmulatorClient:
         """The InvokeCommand body."""
         return {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters or {}}}
 
-    def invoke(self, cmdlet, parameters=None, url=None, token=None, page_size=None, headers=None, timeout=60):
-        """POST one cmdlet; returns the requests.Response."""
+    def url(self, select=None):
+        """The InvokeCommand URL, with ?$select=... when select (a list of property names) is given."""
+        if select is None:
+            return self.invoke_url
+        return "%s?%%24select=%s" % (self.invoke_url, ",".join(select))
+
+    def invoke(self, cmdlet, parameters=None, url=None, token=None, page_size=None, headers=None, timeout=60, select=None):
+        """POST one cmdlet; returns the requests.Response. Headers set to None are left out."""
         merged = self.headers(token, page_size, **(headers or {}))
-        return self.session.post(url or self.invoke_url, json=self.body(cmdlet, parameters), headers=merged,
+        merged = {key: value for key, value in merged.items() if value is not None}
+        return self.session.post(url or self.url(select), json=self.body(cmdlet, parameters), headers=merged,
                                  verify=self.verify, timeout=timeout)
+
+    def invoke_raw(self, cmdlet, parameters=None):
+        """POST one cmdlet and read the body without decoding (a 403 is NUL bytes labelled gzip): (response, bytes)."""
+        response = self.session.post(self.invoke_url, json=self.body(cmdlet, parameters), headers=self.headers(),
+                                     verify=self.verify, timeout=30, stream=True)
+        return response, response.raw.read(decode_content=False)
 
     def call(self, cmdlet, parameters=None, **kwargs):
         """POST one cmdlet that must succeed; returns the decoded body."""
@@ -96,11 +110,11 @@ class EmulatorClient:
             raise AssertionError("%s answered %s: %s" % (cmdlet, response.status_code, response.text[:500]))
         return response.json()
 
-    def list_all(self, cmdlet, parameters=None, page_size=1000):
+    def list_all(self, cmdlet, parameters=None, page_size=1000, select=None):
         """Follow @odata.nextLink; returns (items, warnings, pages)."""
         items, warnings, pages, url = [], [], 0, None
         while True:
-            data = self.call(cmdlet, parameters, url=url, page_size=page_size)
+            data = self.call(cmdlet, parameters, url=url, page_size=page_size, select=select)
             pages += 1
             items.extend(data["value"])
             warnings.extend(data.get("@adminapi.warnings", []))
@@ -108,11 +122,21 @@ class EmulatorClient:
             if not url:
                 return items, warnings, pages
 
-    def batch(self, calls, token=None, headers=None, absolute=True):
-        """POST a $batch of (id, cmdlet, parameters); returns the requests.Response."""
+    def batch_payload(self, calls, token=None, absolute=True, sub_headers=None):
+        """The $batch body for (id, cmdlet, parameters) calls; every sub-request carries the full header set
+        (as the v3 module's AddTo-BatchRequest and CIPP do). sub_headers override them; None removes one."""
         url = self.invoke_url if absolute else "/adminapi/beta/%s/InvokeCommand" % self.tenant
-        payload = {"requests": [{"id": str(call_id), "method": "POST", "url": url,
-                                 "headers": {"Content-Type": "application/json", "X-CmdletName": cmdlet},
-                                 "body": self.body(cmdlet, parameters)} for call_id, cmdlet, parameters in calls]}
+        requests = []
+        for call_id, cmdlet, parameters in calls:
+            headers = self.headers(token, **{"Content-Type": "application/json", "X-CmdletName": cmdlet})
+            headers.update(sub_headers or {})
+            requests.append({"id": str(call_id), "method": "POST", "url": url, "body": self.body(cmdlet, parameters),
+                             "headers": {key: value for key, value in headers.items() if value is not None}})
+        return {"requests": requests}
+
+    def batch(self, calls, token=None, headers=None, absolute=True, sub_headers=None):
+        """POST a $batch of (id, cmdlet, parameters); returns the requests.Response."""
+        payload = self.batch_payload(calls, token, absolute, sub_headers)
         merged = self.headers(token, **(headers or {}))
+        merged = {key: value for key, value in merged.items() if value is not None}
         return self.session.post(self.batch_url, json=payload, headers=merged, verify=self.verify, timeout=60)

@@ -2,7 +2,12 @@
 Get/Add/Remove-MailboxPermission, and the Exchange error shapes."""
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
+from .jsontext import RawArray
 from .opath import FilterError, compile_filter
+from .records import select as select_properties
 from .tenant import ALL_RTDS, MAX_ACES, ORG_DC, SECURITY_PRINCIPALS, Ace
 
 DC_NAME = "AMSPR01A005DC01.EURPR01A005.prod.outlook.com"
@@ -33,8 +38,23 @@ SPECS = {
 MANDATORY = {"Get-MailboxPermission": ("Identity",), "Add-MailboxPermission": ("Identity", "User", "AccessRights"),
              "Remove-MailboxPermission": ("Identity", "User", "AccessRights")}
 CMDLETS = {name.lower(): name for name in SPECS}
-ENTITY = {"Get-Mailbox": "Mailbox", "Get-Recipient": "Recipient", "Get-MailboxPermission": "MailboxPermission",
-          "Add-MailboxPermission": "MailboxPermission", "Remove-MailboxPermission": "MailboxPermission"}
+PAGED = ["Get-Mailbox", "Get-Recipient"]  # cmdlets whose listings follow @odata.nextLink
+# The live answer's context names a generic hash table, whatever the cmdlet (public capture, see README).
+CONTEXT = "$metadata#Collection(Exchange.GenericHashTable)"
+# "Already present" / "doesn't exist" warnings: English for en-* Accept-Language, German otherwise
+# (assumption: the service localises them; clients must not depend on one text).
+ALREADY_PRESENT = {
+    "en": "WARNING: An existing permission entry was found for user: %s. The appropriate access control entry is already "
+          "present on object \"%s\" for account \"%s\".",
+    "de": "WARNUNG: Für den Benutzer %s wurde ein vorhandener Berechtigungseintrag gefunden. Der entsprechende "
+          "Zugriffssteuerungseintrag ist für das Objekt \"%s\" für das Konto \"%s\" bereits vorhanden.",
+}
+NOT_PRESENT = {
+    "en": "WARNING: Can't remove the access control entry on the object \"%s\" for account \"%s\" because the ACE "
+          "doesn't exist on the object.",
+    "de": "WARNUNG: Der Zugriffssteuerungseintrag für das Objekt \"%s\" und das Konto \"%s\" kann nicht entfernt "
+          "werden, weil er für das Objekt nicht vorhanden ist.",
+}
 
 
 class CmdletError(Exception):
@@ -75,10 +95,27 @@ def binding(text):
     return CmdletError(400, "BadRequest", "Ex1B7DB9", "System.Management.Automation.ParameterBindingException", text)
 
 
-def forbidden(reason):
-    """403 with an empty body and the reason in x-ms-diagnostics."""
-    return CmdletError(403, "", "", None, reason,
-                       headers={"x-ms-diagnostics": '2000003;reason="%s";error_category="insufficient_auth_policy"' % reason})
+def language(accept_language):
+    """"en" when the caller's first preference is English, else "de"."""
+    ranked = []
+    for position, part in enumerate(str(accept_language or "").split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if tag:
+            ranked.append((-quality, position, tag.lower()))
+    if ranked and min(ranked)[2].split("-")[0] == "en":
+        return "en"
+    return "de"
+
+
+def canonical_name(cmdlet):
+    """The cmdlet's canonical name, or None when the emulator does not know it."""
+    return CMDLETS.get(str(cmdlet).lower())
 
 
 def _enum(parameter, type_name, value, names):
@@ -107,6 +144,8 @@ def _as_list(value):
 
 
 def _convert(name, kind, value):
+    if kind == "raw":  # the handler converts (nullable values of org.py)
+        return value
     if kind == "str":
         if isinstance(value, (list, dict)) or value is None:
             raise binding("Cannot convert '%s' to the type 'System.String' required by parameter '%s'. Specified method is "
@@ -141,11 +180,8 @@ def _convert(name, kind, value):
 
 
 def bind(cmdlet, parameters):
-    """(canonical cmdlet name, bound parameters) or CmdletError (unknown cmdlet -> 403)."""
-    canonical = CMDLETS.get(str(cmdlet).lower())
-    if canonical is None:
-        raise forbidden("The cmdlet '%s' is not available for this caller; the role assignments grant no such cmdlet."
-                        % cmdlet)
+    """(canonical cmdlet name, bound parameters); the cmdlet must be known (see canonical_name)."""
+    canonical = CMDLETS[str(cmdlet).lower()]
     if parameters is None:
         parameters = {}
     if not isinstance(parameters, dict):
@@ -166,7 +202,8 @@ def bind(cmdlet, parameters):
 class Call:
     """One cmdlet invocation with everything it needs from the request."""
 
-    def __init__(self, engine, cmdlet, params, page_size, skiptoken, link_base, input_key):
+    def __init__(self, engine, cmdlet, params, page_size, skiptoken, link_base, input_key, options=None):
+        options = options or {}
         self.engine = engine
         self.tenant = engine.tenant
         self.cmdlet = cmdlet
@@ -175,16 +212,37 @@ class Call:
         self.skiptoken = skiptoken
         self.link_base = link_base
         self.input_key = input_key
+        self.select = options.get("select")  # list of property names, or None
+        self.lang = options.get("lang", "en")
+        self.loop_next = options.get("loop_next", False)
 
     def answer(self, value, warnings=(), next_link=None):
-        """The 200 body."""
-        body = {"@odata.context": "%s/$metadata#%s" % (self.link_base.rsplit("/", 1)[0], ENTITY[self.cmdlet]),
+        """The 200 body (warnings are always there, maybe empty, as in the live answer)."""
+        if self.select is not None and not isinstance(value, RawArray):
+            value = [select_properties(row, self.select) for row in value]
+        body = {"@odata.context": "%s/%s" % (self.link_base.rsplit("/", 1)[0], CONTEXT),
+                "adminapi.warnings@odata.type": "#Collection(String)", "@adminapi.warnings": list(warnings),
                 "value": value}
         if next_link:
             body["@odata.nextLink"] = next_link
-        if warnings:
-            body["@adminapi.warnings"] = list(warnings)
         return body
+
+    def next_link(self, token):
+        """A next link for a $skiptoken; it keeps the $select of the request."""
+        query = "%%24skiptoken=%s" % token
+        if self.select is not None:
+            query = "%%24select=%s&%s" % (quote(",".join(self.select), safe=","), query)
+        return "%s?%s" % (self.link_base, query)
+
+    def records(self, items, mailboxes_only):
+        """The page's objects: full Get-Mailbox objects as pre-encoded JSON unless $select asks for less."""
+        tenant = self.tenant
+        if not mailboxes_only:
+            return [item.record(tenant.domain) for item in items]
+        builder = self.engine.records
+        if self.select is None:
+            return RawArray(builder.json(item) for item in items)
+        return RawArray(json.dumps(builder.selected(item, self.select), separators=(",", ":")) for item in items)
 
 
 def run(call):
@@ -212,7 +270,7 @@ def _listing(call, mailboxes_only):
         found = tenant.find_mailbox(params["Identity"]) if mailboxes_only else tenant.resolve(params["Identity"])
         if found is None or (types and found.rtd not in types and found.recipient_type not in types):
             raise not_found(params["Identity"], status=404)
-        return call.answer([found.record(tenant.domain, full=mailboxes_only)])
+        return call.answer(call.records([found], mailboxes_only))
     snapshots = call.engine.snapshots
     if call.skiptoken:
         items, offset, truncated, snapshot_id = snapshots.resume(call.skiptoken, call.input_key)
@@ -240,14 +298,17 @@ def _listing(call, mailboxes_only):
     page = items[offset:offset + call.page_size]
     end = offset + len(page)
     warnings, next_link = [], None
-    if end < len(items):
+    if call.loop_next:  # fault rule: the next link names this same page again
         if snapshot_id is None:
             snapshot_id = snapshots.store(items, truncated, call.input_key)
-        next_link = "%s?%%24skiptoken=%s" % (call.link_base, snapshots.token(snapshot_id, end))
+        next_link = call.next_link(snapshots.token(snapshot_id, offset))
+    elif end < len(items):
+        if snapshot_id is None:
+            snapshot_id = snapshots.store(items, truncated, call.input_key)
+        next_link = call.next_link(snapshots.token(snapshot_id, end))
     elif truncated:
         warnings.append(RESULT_SIZE_WARNING if "ResultSize" not in call.params else RESULT_SIZE_WARNING_SET)
-    domain = tenant.domain
-    return call.answer([item.record(domain, full=mailboxes_only) for item in page], warnings, next_link)
+    return call.answer(call.records(page, mailboxes_only), warnings, next_link)
 
 
 def get_mailbox(call):
@@ -298,6 +359,20 @@ def _account(recipient, name):
     return "%s\\%s" % (ORG_DC, recipient.alias) if recipient is not None else name
 
 
+def _already_present(call, recipient, mailbox, name):
+    """What Add-MailboxPermission answers for a grant that exists (runtime key existing_grant_answer;
+    the live answer is unknown, so the emulator can give each plausible one)."""
+    text = ALREADY_PRESENT[call.lang] % (recipient.alias, mailbox.distinguished_name(call.tenant.domain),
+                                         _account(recipient, name))
+    style = call.engine.config["existing_grant_answer"]
+    if style == "silent":
+        return call.answer([])
+    if style == "error":
+        raise CmdletError(400, "BadRequest", "Ex5D1E02", "Microsoft.Exchange.Management.Tasks.ACEAlreadyExistsException",
+                          text.split(": ", 1)[1])
+    return call.answer([], [text])
+
+
 def add_mailbox_permission(call):
     """Add-MailboxPermission."""
     tenant, params = call.tenant, call.params
@@ -316,10 +391,7 @@ def add_mailbox_permission(call):
         acl = tenant.editable_acl(mailbox)
         same = [ace for ace in acl if not ace.inherited and ace.deny == deny and ace.user.lower() == name.lower()]
         if any(all(right in ace.rights for right in rights) for ace in same):
-            return call.answer([], ["WARNING: An existing permission entry was found for user: %s. The appropriate access "
-                                    "control entry is already present on object \"%s\" for account \"%s\"."
-                                    % (recipient.alias, mailbox.distinguished_name(tenant.domain),
-                                       _account(recipient, name))])
+            return _already_present(call, recipient, mailbox, name)
         if same:
             ace = same[0]
             ace.rights.extend(right for right in rights if right not in ace.rights)
@@ -345,9 +417,8 @@ def remove_mailbox_permission(call):
         matching = [ace for ace in tenant.acl(mailbox) if not ace.inherited and ace.deny == deny
                     and ace.user.lower() == name.lower() and rights.intersection(ace.rights)]
         if not matching:
-            return call.answer([], ["WARNING: Can't remove the access control entry on the object \"%s\" for account \"%s\" "
-                                    "because the ACE doesn't exist on the object."
-                                    % (mailbox.distinguished_name(tenant.domain), _account(recipient, name))])
+            text = NOT_PRESENT[call.lang] % (mailbox.distinguished_name(tenant.domain), _account(recipient, name))
+            return call.answer([], [text])
         acl = tenant.editable_acl(mailbox)
         for ace in [ace for ace in acl if not ace.inherited and ace.deny == deny and ace.user.lower() == name.lower()]:
             ace.rights = [right for right in ace.rights if right not in rights]
@@ -358,3 +429,10 @@ def remove_mailbox_permission(call):
 
 HANDLERS = {"Get-Mailbox": get_mailbox, "Get-Recipient": get_recipient, "Get-MailboxPermission": get_mailbox_permission,
             "Add-MailboxPermission": add_mailbox_permission, "Remove-MailboxPermission": remove_mailbox_permission}
+
+
+# org.py adds its cmdlets to the tables above; it imports the helpers of this module, so it comes last.
+from . import org  # noqa: E402  pylint: disable=wrong-import-position
+
+org.register(SPECS, MANDATORY, HANDLERS, CMDLETS)
+PAGED.extend(org.PAGED)

@@ -13,7 +13,7 @@ import requests
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTION_FLAGS = ("mailboxes", "seed", "port", "latency_ms", "latency_ms_max", "read_rate", "read_burst", "write_rate",
                 "write_burst", "max_concurrency", "token_lifetime", "nextlink_ttl", "replication_delay",
-                "granted_fraction", "granted_user")
+                "granted_fraction", "granted_user", "transfer_rate", "existing_grant_answer", "retry_after_style")
 
 
 class EmulatorError(RuntimeError):
@@ -168,6 +168,14 @@ class EmulatorControl:
     def revoke_tokens(self):
         """Every token issued so far becomes invalid."""
         return self._call("POST", "tokens/revoke")
+
+    def sink_requests(self):
+        """What the sink listeners received (names and credential flags only, never values)."""
+        return self._call("GET", "sink")["requests"]
+
+    def clear_sink(self):
+        """Forget the sink's records."""
+        return self._call("DELETE", "sink")
 
     def add_mailboxes(self, count=0, mailboxes=None, replication_delay=None):
         """Add mailboxes at the end of the listing order; returns their Get-Mailbox records."""

@@ -42,6 +42,7 @@ FIRST_CREATED = datetime.datetime(2015, 3, 1, 9, 0, 0, tzinfo=datetime.timezone.
 LAST_CREATED = datetime.datetime(2025, 6, 1, 9, 0, 0, tzinfo=datetime.timezone.utc)
 GUID_NAMES_FROM = datetime.datetime(2022, 6, 1, tzinfo=datetime.timezone.utc)
 MAX_ACES = 500
+CUSTOM_DOMAIN_FRACTION = 0.4
 ORPHAN_SID_PREFIX = "S-1-5-21-3623811015-3361044348-30300820-"
 
 
@@ -125,10 +126,10 @@ class Recipient:
         """A realistic DistinguishedName."""
         return "CN=%s,%s" % (self.name, DN_SUFFIX % domain)
 
-    def record(self, domain, full=True):
-        """The JSON object Get-Mailbox (full) or Get-Recipient returns."""
+    def record(self, domain):
+        """The JSON object Get-Recipient returns (Get-Mailbox objects come from records.py)."""
         created = _iso(self.created)
-        record = {
+        return {
             "Identity": self.name,
             "Id": self.name,
             "Name": self.name,
@@ -138,10 +139,13 @@ class Recipient:
             "UserPrincipalName": self.upn,
             "PrimarySmtpAddress": self.smtp,
             "WindowsEmailAddress": self.smtp,
+            "EmailAddresses@odata.type": "#Collection(String)",
             "EmailAddresses": self.email_addresses(),
             "ExternalEmailAddress": ("SMTP:" + self.external) if self.external else None,
             "RecipientType": self.recipient_type,
             "RecipientTypeDetails": self.rtd,
+            "Guid@data.type": "System.Guid",
+            "Guid@odata.type": "#Guid",
             "Guid": self.guid,
             "ExternalDirectoryObjectId": self.edoid,
             "ExchangeGuid": self.exguid if self.is_mailbox else "00000000-0000-0000-0000-000000000000",
@@ -164,37 +168,6 @@ class Recipient:
             "ExchangeVersion": "0.20 (15.0.0.0)",
             "ObjectClass": ["top", "person", "organizationalPerson", "user"],
         }
-        if full and self.is_mailbox:
-            record.update({
-                "Database": "NAMPR01DG%03d-db%03d" % (self.index % 400, self.index % 97),
-                "IsMailboxEnabled": True,
-                "IsShared": self.rtd == "SharedMailbox",
-                "IsResource": self.rtd in ("RoomMailbox", "EquipmentMailbox"),
-                "ResourceType": {"RoomMailbox": "Room", "EquipmentMailbox": "Equipment"}.get(self.rtd),
-                "ArchiveStatus": "None",
-                "ArchiveGuid": "00000000-0000-0000-0000-000000000000",
-                "LitigationHoldEnabled": False,
-                "RetentionPolicy": "Default MRM Policy",
-                "AddressBookPolicy": None,
-                "ForwardingAddress": None,
-                "ForwardingSmtpAddress": None,
-                "DeliverToMailboxAndForward": False,
-                "GrantSendOnBehalfTo": [],
-                "ProhibitSendQuota": "99 GB (106,300,440,576 bytes)",
-                "ProhibitSendReceiveQuota": "100 GB (107,374,182,400 bytes)",
-                "IssueWarningQuota": "98 GB (105,226,698,752 bytes)",
-                "MaxSendSize": "35 MB (36,700,160 bytes)",
-                "MaxReceiveSize": "36 MB (37,748,736 bytes)",
-                "UsageLocation": "United States",
-                "LegacyExchangeDN": "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=%s-%s"
-                                    % (self.guid.replace("-", "")[:32], self.alias[:8]),
-                "MailboxPlan": "ExchangeOnlineEnterprise-" + self.guid[:8],
-                "RecipientLimits": "500",
-                "AuditEnabled": True,
-                "SingleItemRecoveryEnabled": True,
-                "RetainDeletedItemsFor": "14.00:00:00",
-            })
-        return record
 
 
 _PROPS = {
@@ -218,6 +191,7 @@ _PROPS = {
     "guid": lambda r: r.guid,
     "externaldirectoryobjectid": lambda r: r.edoid,
     "emailaddresses": lambda r: r.email_addresses(),
+    "ewsenabled": lambda r: None,  # a Get-CASMailbox property: org.py's CasView supplies the value
 }
 FILTERABLE = frozenset(_PROPS)
 
@@ -277,16 +251,19 @@ class Tenant:
     """All directory state of the one emulated tenant (thread-safe through ``lock``)."""
 
     def __init__(self, mailboxes=250, seed=1, domain="contoso.onmicrosoft.com", service_account="Svc-MSE",
-                 granted_fraction=0.0, granted_user=None):
+                 granted_fraction=0.0, granted_user=None, custom_domain="contoso.com", custom_service_account="MSE-Sync"):
         self.lock = threading.RLock()
         self.seed = seed
         self.domain = domain
+        self.custom_domain = custom_domain
+        self.custom_service_account_upn = "%s@%s" % (custom_service_account, custom_domain)
         self.rng = random.Random(seed)
         self.mailboxes = []
         self.others = []
         self.mailbox_index = {}
         self.recipient_index = {}
         self.acl_changes = {}
+        self.extensions = {}  # state of other cmdlet families (org.py), dropped by reset()
         self.granted_fraction = granted_fraction
         self.service_account_upn = "%s@%s" % (service_account, domain)
         self._seed_mailboxes(max(int(mailboxes), 1))
@@ -318,7 +295,7 @@ class Tenant:
                             guids, dept="IT", created=FIRST_CREATED,
                             proxies=("svc-mse@%s" % self.domain.replace(".onmicrosoft.com", ".mail.onmicrosoft.com"),)))
         used.add("svc-mse")
-        discovery_at = max(1, count // 3)
+        discovery_at = max(2, count // 3)
         for index in range(1, count):
             created = FIRST_CREATED + datetime.timedelta(seconds=span * index / count + rng.random() * 3600)
             guids = self._guids()
@@ -345,15 +322,28 @@ class Tenant:
                     local = "%s%d" % (local, index)
                     display = "%s %d" % (display, index)
                 alias = local.replace(".", "")
+            domain, drawn_rtd = self.domain, rtd
+            if index == 1:
+                # The second service account: mailbox-enabled, UPN in the verified custom domain.
+                # (Drawn values above are discarded so every later mailbox stays as before.)
+                rtd, display = "UserMailbox", "MSE Sync Service"
+                local, domain = self.custom_service_account_upn.split("@")
+                alias = local.lower()
+            elif rtd == "UserMailbox" and _hash01(self.seed, index, "custom-domain") < CUSTOM_DOMAIN_FRACTION:
+                domain = self.custom_domain
             used.add(local.lower())
             name = guids[1] if created >= GUID_NAMES_FROM else alias
-            upn = "%s@%s" % (local, self.domain)
-            dept = DEPARTMENTS[rng.randrange(len(DEPARTMENTS))] if rtd == "UserMailbox" else ""
+            upn = "%s@%s" % (local, domain)
+            dept = DEPARTMENTS[rng.randrange(len(DEPARTMENTS))] if drawn_rtd == "UserMailbox" else ""
             ca1 = "MSE" if rng.random() < 0.2 else ""
             proxies = ["%s@%s" % (alias.lower(), self.domain.replace(".onmicrosoft.com", ".mail.onmicrosoft.com"))]
+            if domain != self.domain:
+                proxies.append("%s@%s" % (local.lower(), self.domain))
             if rng.random() < 0.1:
                 proxies.append("%s.old@%s" % (local.lower(), self.domain))
-            hidden = rtd in ("DiscoveryMailbox", "SchedulingMailbox") or rng.random() < 0.02
+            hidden = drawn_rtd in ("DiscoveryMailbox", "SchedulingMailbox") or rng.random() < 0.02
+            if index == 1:
+                dept, hidden = "IT", False
             self._add(Recipient(index, rtd, upn, alias, name, display, guids, dept=dept, ca1=ca1, hidden=hidden,
                                 created=created, proxies=proxies))
 
@@ -429,6 +419,7 @@ class Tenant:
                         del self.recipient_index[key]
             del self.mailboxes[self.seeded_count:]
             self.acl_changes.clear()
+            self.extensions.clear()
             self.added_counter = 0
 
     # -- lookups ---------------------------------------------------------------------

@@ -3,21 +3,27 @@ from __future__ import annotations
 
 import time
 
+import pytest
+import requests
+
 from emulator.client import EmulatorClient
 
 pytest_plugins = ["emulator.fixtures"]
 
 
-def test_no_role_is_403_with_empty_body(exo):
+def test_no_role_is_403_with_nul_bytes_labelled_gzip(exo):
     client = EmulatorClient(exo.info, app="no_role")
-    response = client.invoke("Get-Mailbox", {"ResultSize": 1})
-    assert response.status_code == 403 and response.content == b""
+    with pytest.raises(requests.exceptions.ContentDecodingError):
+        client.invoke("Get-Mailbox", {"ResultSize": 1})
+    response, raw = client.invoke_raw("Get-Mailbox", {"ResultSize": 1})
+    assert response.status_code == 403 and response.headers["Content-Encoding"] == "gzip"
+    assert raw and set(raw) == {0}
     assert "no role" in response.headers["x-ms-diagnostics"]
 
 
 def test_unknown_cmdlet_is_403(exo_client):
-    response = exo_client.invoke("Set-Mailbox", {"Identity": "svc-mse"})
-    assert response.status_code == 403 and response.content == b""
+    response, raw = exo_client.invoke_raw("Set-Mailbox", {"Identity": "svc-mse"})
+    assert response.status_code == 403 and set(raw) == {0}
     assert "Set-Mailbox" in response.headers["x-ms-diagnostics"]
 
 
@@ -62,3 +68,9 @@ def test_token_for_another_audience_or_tenant_is_401(exo, exo_client):
     assert other.invoke("Get-Mailbox", {"ResultSize": 1}, token=exo_client.token()).status_code == 401
     by_domain = EmulatorClient(exo.info, tenant="contoso.onmicrosoft.com")
     assert by_domain.invoke("Get-Mailbox", {"ResultSize": 1}, token=exo_client.token()).status_code == 200
+
+
+def test_body_without_cmdlet_input_is_400(exo_client):
+    response = exo_client.session.post(exo_client.invoke_url, json={"Cmdlet": "Get-Mailbox"}, headers=exo_client.headers(),
+                                       verify=exo_client.verify, timeout=30)
+    assert response.status_code == 400 and "ParameterBindingException" in response.text

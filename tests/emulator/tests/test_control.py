@@ -77,7 +77,7 @@ def test_cli_start_status_stop(tmp_path):
         assert info["pid"] == started["pid"] and info["mailboxes"] == 30 and info["options"]["read_rate"] == 100
         for key in ("base_url", "login_url", "exchange_url", "ca_path", "tenant_id", "tenant_domain", "service_account"):
             assert info[key]
-        assert set(info["apps"]) == {"secret", "certificate", "no_role", "no_consent"}
+        assert set(info["apps"]) == {"secret", "certificate", "no_role", "no_consent", "read_only"}
         assert os.path.exists(info["apps"]["certificate"]["cert_pem_path"])
         EmulatorClient(info).call("Get-Mailbox")
         assert json.loads(cli("status"))["by_cmdlet"] == {"Get-Mailbox": 1}
@@ -95,7 +95,7 @@ def test_100k_tenant_starts_fast_and_granted_fraction(tmp_path):
         elapsed = time.monotonic() - started
         assert elapsed < 10, elapsed
         client = EmulatorClient(emulator.info)
-        last = client.call("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=1000)
+        last = client.call("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=1000, select=["Guid"])
         assert len(last["value"]) == 1000 and "@odata.nextLink" in last
         listing = emulator.control.mailboxes(offset=0, limit=400)["mailboxes"]
         granted = 0

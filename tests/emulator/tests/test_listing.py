@@ -14,16 +14,23 @@ pytest_plugins = ["emulator.fixtures"]
 def test_records_are_realistic(exo_client):
     record = exo_client.call("Get-Mailbox", {"Identity": "svc-mse@contoso.onmicrosoft.com"})["value"][0]
     for key in ("Identity", "Name", "Alias", "DisplayName", "UserPrincipalName", "PrimarySmtpAddress", "EmailAddresses",
-                "RecipientType", "RecipientTypeDetails", "Guid", "ExternalDirectoryObjectId", "ExchangeGuid", "Department",
-                "CustomAttribute1", "WhenCreated", "HiddenFromAddressListsEnabled"):
+                "RecipientType", "RecipientTypeDetails", "Guid", "ExternalDirectoryObjectId", "ExchangeGuid",
+                "CustomAttribute1", "WhenCreated", "HiddenFromAddressListsEnabled", "PersistedCapabilities", "AuditOwner"):
         assert key in record
     assert record["UserPrincipalName"] == "Svc-MSE@contoso.onmicrosoft.com"
     assert record["EmailAddresses"][0] == "SMTP:Svc-MSE@contoso.onmicrosoft.com"
-    assert len(record) >= 25 and len(json.dumps(record)) > 1500
+    properties = [key for key in record if "@" not in key]
+    assert 240 <= len(properties) <= 260 and len(json.dumps(record)) > 10000
+    # OData annotations as in the live answer; Department is a Get-User/Get-Recipient property
+    assert record["EmailAddresses@odata.type"] == "#Collection(String)" and record["Guid@odata.type"] == "#Guid"
+    assert "Department" not in record
+    assert exo_client.call("Get-Recipient", {"Identity": "svc-mse"})["value"][0]["Department"] == "IT"
 
 
 def test_identity_forms_resolve_case_insensitively(exo_client):
-    mailboxes, _warnings, _pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})
+    mailboxes, _warnings, _pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, select=[
+        "Guid", "ExternalDirectoryObjectId", "UserPrincipalName", "PrimarySmtpAddress", "EmailAddresses", "Alias", "Name",
+        "RecipientTypeDetails"])
     target = next(m for m in mailboxes if m["RecipientTypeDetails"] == "UserMailbox" and len(m["EmailAddresses"]) > 1)
     forms = [target["Guid"], target["ExternalDirectoryObjectId"], target["UserPrincipalName"].upper(),
              target["PrimarySmtpAddress"].lower(), target["EmailAddresses"][1].split(":", 1)[1], target["Alias"].upper(),
@@ -35,7 +42,8 @@ def test_identity_forms_resolve_case_insensitively(exo_client):
 def test_paging_with_nextlink_keeps_creation_order(exo, exo_client):
     first, _w, pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=1000)
     assert pages == 1 and len(first) == 250
-    items, warnings, pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=40)
+    items, warnings, pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, page_size=40,
+                                                 select=["Guid", "UserPrincipalName"])
     assert pages == 7 and not warnings
     assert [m["Guid"] for m in items] == [m["Guid"] for m in first]
     assert items[0]["UserPrincipalName"] == "Svc-MSE@contoso.onmicrosoft.com"
@@ -44,7 +52,7 @@ def test_paging_with_nextlink_keeps_creation_order(exo, exo_client):
     prefix = "%s/adminapi/beta/%s/InvokeCommand?%%24skiptoken=" % (exo.info["exchange_url"], exo_client.tenant)
     assert link.startswith(prefix)
     new = exo.control.add_mailboxes(2)
-    assert [m["Guid"] for m in exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})[0][-2:]] == \
+    assert [m["Guid"] for m in exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, select=["Guid"])[0][-2:]] == \
         [m["Guid"] for m in new]
 
 
@@ -69,24 +77,26 @@ def test_nextlink_expires(exo, exo_client):
 
 def test_result_size_default_1000_with_warning(exo, exo_client):
     exo.control.add_mailboxes(800)
-    data = exo_client.call("Get-Mailbox")
+    guid = ["Guid"]
+    data = exo_client.call("Get-Mailbox", select=guid)
     assert len(data["value"]) == 1000 and "@odata.nextLink" not in data
     assert data["@adminapi.warnings"] == [RESULT_SIZE_WARNING]
-    items, warnings, pages = exo_client.list_all("Get-Mailbox", page_size=300)
+    items, warnings, pages = exo_client.list_all("Get-Mailbox", page_size=300, select=guid)
     assert len(items) == 1000 and pages == 4 and warnings == [RESULT_SIZE_WARNING]
-    items, warnings, _pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "unlimited"})
+    items, warnings, _pages = exo_client.list_all("Get-Mailbox", {"ResultSize": "unlimited"}, select=guid)
     assert len(items) == 1050 and not warnings
-    data = exo_client.call("Get-Mailbox", {"ResultSize": 10})
+    data = exo_client.call("Get-Mailbox", {"ResultSize": 10}, select=guid)
     assert len(data["value"]) == 10 and data["@adminapi.warnings"]
-    assert "@adminapi.warnings" not in exo_client.call("Get-Mailbox", {"ResultSize": 2000})
+    assert exo_client.call("Get-Mailbox", {"ResultSize": 2000}, select=guid)["@adminapi.warnings"] == []
 
 
 def test_recipient_type_details(exo_client):
-    everything, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})
+    everything, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"}, select=["RecipientTypeDetails"])
     types = {m["RecipientTypeDetails"] for m in everything}
     assert {"UserMailbox", "SharedMailbox", "RoomMailbox", "EquipmentMailbox", "DiscoveryMailbox"} <= types
     shared, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited",
-                                                         "RecipientTypeDetails": ["SharedMailbox", "RoomMailbox"]})
+                                                         "RecipientTypeDetails": ["SharedMailbox", "RoomMailbox"]},
+                                         select=["RecipientTypeDetails"])
     assert shared and {m["RecipientTypeDetails"] for m in shared} == {"SharedMailbox", "RoomMailbox"}
     assert len(shared) == sum(m["RecipientTypeDetails"] in ("SharedMailbox", "RoomMailbox") for m in everything)
     response = exo_client.invoke("Get-Mailbox", {"RecipientTypeDetails": ["Sharedbox"]})
@@ -110,9 +120,11 @@ def test_recipient_type_details(exo_client):
     ("{Name -eq 'svc-mse'}", lambda m: m["Name"] == "svc-mse"),
 ])
 def test_opath_filter(exo_client, expression, check):
-    everything, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited"})
-    expected = [m["Guid"] for m in everything if check(m)]
-    found, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited", "Filter": expression}, page_size=50)
+    # Get-Recipient shows Department (Get-Mailbox does not); its mailboxes come in the same order
+    recipients, _w, _p = exo_client.list_all("Get-Recipient", {"ResultSize": "Unlimited", "RecipientType": "UserMailbox"})
+    expected = [m["Guid"] for m in recipients if check(m)]
+    found, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited", "Filter": expression}, page_size=50,
+                                        select=["Guid"])
     assert [m["Guid"] for m in found] == expected
     assert expected or "O''Brien" in expression
 

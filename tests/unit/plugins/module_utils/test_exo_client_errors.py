@@ -1,7 +1,6 @@
 """Decoding of the Exchange Online admin API's error shapes (research: exchange-online-rest.md)."""
 from __future__ import annotations
 
-import base64
 import json
 
 import gzip
@@ -15,7 +14,6 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_clien
     parse_answer,
     parse_page,
     request_class,
-    tenant_id_from_token,
 )
 
 NOT_FOUND = {"error": {"code": "NotFound", "message": "Error executing cmdlet", "details": [{
@@ -127,12 +125,6 @@ def test_concurrency_text_is_throttling_on_any_status_and_retry_after_may_be_dec
 def test_the_v3_modules_transient_exceptions_are_retried(exception):
     body = {"error": {"details": [{"message": "X|Microsoft.Exchange.Foo.%s|try later" % exception}]}}
     assert decode_error(400, {}, json.dumps(body)).kind == "transient"
-
-
-def test_tenant_guid_comes_from_the_tid_claim():
-    payload = base64.urlsafe_b64encode(json.dumps({"tid": "5a0b1c2d-0000-4000-8000-000000000001"}).encode()).rstrip(b"=")
-    assert tenant_id_from_token("eyJhbGciOiJub25lIn0.%s.sig" % payload.decode()) == "5a0b1c2d-0000-4000-8000-000000000001"
-    assert tenant_id_from_token("not-a-jwt") is None
 
 
 def test_request_class_budgets_writes_apart():

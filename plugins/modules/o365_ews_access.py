@@ -1,0 +1,344 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: contributors to mimecast_mse.sync_engine
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: o365_ews_access
+short_description: Let an app through the Exchange Online EWS access policy (EwsEnabled and EwsAllowedAppIDs)
+version_added: 1.0.0
+description:
+  - Makes sure the organisation's EWS policy lets the given Entra apps (by Application (client) ID) use Exchange Web
+    Services, as a current Mimecast Synchronization Engine that signs in with OAuth needs.
+  - With O(state=present), sets C(EwsEnabled) to true and adds the app IDs to C(EwsAllowedAppIDs); entries of other apps
+    stay as they are. With O(state=absent), removes only these app IDs from the list and never changes C(EwsEnabled).
+  - C(EwsAllowedAppIDs) is a comma-separated string that replaces the whole list when set, so the module reads the
+    current list (C(Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy)), computes the full new list and writes
+    it in one C(Set-OrganizationConfig) call together with C(EwsEnabled), then reads it back.
+  - Exchange Online can take up to 24 hours to apply a change; the module warns when it made one.
+  - Optionally lists the mailboxes in scope whose own C(EwsEnabled) (C(Get-CASMailbox)) is false, which stay closed to
+    EWS whatever the organisation allows, and with O(fix_mailboxes) turns it on (C(Set-CASMailbox -EwsEnabled $true)).
+    Mailboxes are chosen with the same options as M(mimecast_mse.sync_engine.o365_mailbox_fullaccess).
+  - EWS in Exchange Online ends on 1 April 2027; after that neither this policy nor the access it grants has any effect.
+  - The app also needs mailbox access, which this module does not give. Either consent C(full_access_as_app) (Office 365
+    Exchange Online, application permission) in Entra ID for every mailbox, a manual step, or scope it with
+    M(mimecast_mse.sync_engine.o365_app_mailbox_access).
+author:
+  - mimecast_mse.sync_engine contributors (@mimecast-mse)
+extends_documentation_fragment:
+  - mimecast_mse.sync_engine.exo_auth
+  - mimecast_mse.sync_engine.exo_debug
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.actiongroups
+attributes:
+  action_group:
+    support: full
+    membership: [mimecast_mse.sync_engine.exchange_online]
+  check_mode:
+    support: full
+    description: Reads the policy (and the mailboxes) and reports what would change; sends no Set cmdlet.
+  diff_mode:
+    support: full
+    description: Shows the policy before and after, and the mailboxes whose EWS switch is (or would be) turned on.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the control node (with C(delegate_to) V(localhost)), not on a Windows host.
+options:
+  app_ids:
+    description:
+      - Application (client) IDs, as GUIDs, of the Entra apps that must be able to use EWS, for example the app whose
+        Client ID is typed into MSE's Site Configure (Accounts, OAuth).
+      - The module fails before any change if one is not a GUID.
+    type: list
+    elements: str
+    required: true
+  state:
+    description:
+      - V(present) lists the apps and sets C(EwsEnabled) to true; V(absent) removes only these apps from the list.
+    type: str
+    default: present
+    choices: [present, absent]
+  check_mailboxes:
+    description:
+      - Also report the mailboxes in scope whose own C(EwsEnabled) is false.
+    type: bool
+    default: false
+  fix_mailboxes:
+    description:
+      - Turn C(EwsEnabled) on for the mailboxes in scope where it is false. Implies O(check_mailboxes).
+      - Only with O(state=present).
+    type: bool
+    default: false
+  mailboxes:
+    description:
+      - Only these mailboxes (UPN, SMTP address, alias or GUID) for O(check_mailboxes); all must exist.
+      - Mutually exclusive with O(filter) and O(recipient_type_details).
+    type: list
+    elements: str
+  recipient_type_details:
+    description:
+      - Only mailboxes of these types, for example V(UserMailbox), V(SharedMailbox). Evaluated by Exchange Online.
+    type: list
+    elements: str
+  filter:
+    description:
+      - An OPATH filter for C(Get-Mailbox -Filter), for example V(Department -eq 'Sales').
+    type: str
+  exclude:
+    description:
+      - Mailboxes never checked or changed, by UPN, SMTP address, alias or GUID, in any case.
+    type: list
+    elements: str
+    default: []
+  query:
+    description:
+      - A JMESPath expression evaluated on each C(Get-Mailbox) record; mailboxes for which it is false are left out.
+    type: str
+  max_concurrency:
+    description:
+      - Upper bound of C($batch) requests in flight at once when mailboxes are checked or changed one by one.
+    type: int
+    default: 16
+  report_limit:
+    description:
+      - At most this many mailboxes are listed in RV(mailboxes) and the diff; counts are complete. V(0) means no limit.
+    type: int
+    default: 1000
+notes:
+  - The app that runs this module needs C(Exchange.ManageAsApp) and the Entra role C(Exchange Administrator) (the
+    organisation settings are not open to C(Exchange Recipient Administrator)).
+  - Mailbox selection options only count with O(check_mailboxes) or O(fix_mailboxes); given without them they are an error.
+seealso:
+  - name: Set-OrganizationConfig
+    description: EwsEnabled and EwsAllowedAppIDs.
+    link: https://learn.microsoft.com/powershell/module/exchangepowershell/set-organizationconfig
+  - name: Set-CASMailbox
+    description: The mailbox-level EwsEnabled.
+    link: https://learn.microsoft.com/powershell/module/exchangepowershell/set-casmailbox
+  - module: mimecast_mse.sync_engine.o365_app_mailbox_access
+'''
+
+EXAMPLES = r'''
+- name: Let the MSE app use EWS (client secret from AWX's Azure credential)
+  mimecast_mse.sync_engine.o365_ews_access:
+    app_ids:
+      - "{{ mse_app_client_id }}"
+  delegate_to: localhost
+  run_once: true
+
+- name: Same, and turn EWS on for the mailboxes MSE processes where someone switched it off
+  mimecast_mse.sync_engine.o365_ews_access:
+    app_ids: ["{{ mse_app_client_id }}"]
+    fix_mailboxes: true
+    recipient_type_details: [UserMailbox, SharedMailbox]
+  delegate_to: localhost
+  run_once: true
+
+- name: Decommission - take the MSE app off the allow list (other apps and EwsEnabled stay)
+  mimecast_mse.sync_engine.o365_ews_access:
+    app_ids: ["{{ mse_app_client_id }}"]
+    state: absent
+  delegate_to: localhost
+  run_once: true
+'''
+
+RETURN = r'''
+policy:
+  description: The EWS policy after the run (in check mode, what it would be).
+  returned: when the policy was read
+  type: dict
+  sample: {"ews_enabled": true, "ews_allowed_app_ids": ["c4e0403c-7f83-5f8c-a789-3e79d99b1da2", "933cd1fb-b19e-593d-bb75-a749a8395603"]}
+policy_before:
+  description: The EWS policy as read before any change.
+  returned: when the policy was read
+  type: dict
+  sample: {"ews_enabled": null, "ews_allowed_app_ids": ["c4e0403c-7f83-5f8c-a789-3e79d99b1da2"]}
+apps:
+  description:
+    - For each app ID in O(app_ids), whether the policy lets it use EWS; V(null) when C(EwsEnabled) is not configured.
+    - Mailbox access (C(full_access_as_app) or an RBAC role) and the mailbox-level switch are not part of this.
+  returned: when the policy was read
+  type: dict
+  sample: {"933cd1fb-b19e-593d-bb75-a749a8395603": true}
+mailboxes:
+  description:
+    - With O(check_mailboxes) or O(fix_mailboxes), the mailboxes in scope whose own C(EwsEnabled) was false.
+    - C(blocked) and C(fixed) are primary SMTP addresses, at most O(report_limit) of each; C(failed) is never shortened.
+  returned: when mailboxes were checked
+  type: dict
+  sample: {"selected": 250, "blocked_count": 2, "blocked": ["room12@contoso.com", "a.b@contoso.com"],
+           "fixed": ["room12@contoso.com", "a.b@contoso.com"], "failed": [], "truncated": false}
+requests:
+  description: What the run cost against the tenant's throttling budget.
+  returned: always
+  type: dict
+  sample: {"http_requests": 5, "batches": 1, "throttled": 0, "retries": 0, "token_renewals": 0,
+           "by_cmdlet": {"Get-OrganizationConfig": 4, "Set-OrganizationConfig": 1}}
+'''
+
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_access_errors import ORG_ROLES, refused
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_mailboxes import (
+    enable_ews,
+    find_blocked,
+    select_mailboxes,
+)
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_policy import (
+    PROPAGATION_WARNING,
+    EwsPolicyError,
+    apply_policy,
+    check_app_ids,
+    desired_policy,
+    effective_access,
+    policy_warnings,
+    read_policy,
+)
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import JMESPATH_IMPORT_ERROR, compile_query
+
+SELECTION_OPTIONS = ("mailboxes", "recipient_type_details", "filter", "query")
+ARGUMENT_SPEC = dict(
+    app_ids=dict(type="list", elements="str", required=True),
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    check_mailboxes=dict(type="bool", default=False),
+    fix_mailboxes=dict(type="bool", default=False),
+    mailboxes=dict(type="list", elements="str"),
+    recipient_type_details=dict(type="list", elements="str"),
+    filter=dict(type="str"),
+    exclude=dict(type="list", elements="str", default=[]),
+    query=dict(type="str"),
+    max_concurrency=dict(type="int", default=16),
+    report_limit=dict(type="int", default=1000),
+)
+
+
+def check_params(params):
+    """Fail on bad input before anything is sent; returns the app IDs as canonical GUIDs."""
+    app_ids = check_app_ids("app_ids", params["app_ids"])
+    if params["fix_mailboxes"] and params["state"] != "present":
+        raise EwsPolicyError("fix_mailboxes turns EWS on for mailboxes, which only fits state=present. Fix: drop "
+                             "fix_mailboxes, or use state=present.")
+    checking = params["check_mailboxes"] or params["fix_mailboxes"]
+    given = [name for name in SELECTION_OPTIONS if params[name] is not None] + (["exclude"] if params["exclude"] else [])
+    if given and not checking:
+        raise EwsPolicyError("%s only choose mailboxes for check_mailboxes or fix_mailboxes. Fix: set check_mailboxes: true "
+                             "(report) or fix_mailboxes: true (turn EWS on), or drop them." % ", ".join(given))
+    compile_query(params["query"])
+    if params["mailboxes"] is not None and not [name for name in params["mailboxes"] if name and name.strip()]:
+        raise EwsPolicyError("mailboxes is empty. Fix: list at least one mailbox, or leave mailboxes out.")
+    if params["report_limit"] < 0:
+        raise EwsPolicyError("report_limit must be 0 or more")
+    if not 1 <= params["max_concurrency"] <= 64:
+        raise EwsPolicyError("max_concurrency must be between 1 and 64")
+    return app_ids
+
+
+def _limited(items, limit):
+    return (items[:limit], len(items) > limit) if limit else (items, False)
+
+
+class EwsAccessRun:
+    """One run: the policy first, then (optionally) the mailboxes; ``result`` grows as work is done."""
+
+    def __init__(self, module, app_ids):
+        self.module = module
+        self.params = module.params
+        self.app_ids = app_ids
+        self.client = None
+        self.result = {"changed": False}
+        self.mailbox_diff = None
+
+    def run(self):
+        """Connect, converge the policy, check or fix mailboxes; returns the result."""
+        self.client = self.module.connect(pool_size=self.params["max_concurrency"])
+        try:
+            selection = None
+            if self.params["check_mailboxes"] or self.params["fix_mailboxes"]:
+                # Selecting reads only; done first so that a mailbox that does not exist stops the run unchanged.
+                selection = select_mailboxes(self.client, self.params)
+            self.converge_policy()
+            if selection is not None:
+                self.check_mailboxes(*selection)
+        except ExoError as exc:
+            raise refused(exc, ORG_ROLES) from exc
+        self.result["requests"] = self.module.requests_made()
+        return self.result
+
+    def converge_policy(self):
+        """Read, compute, write (unless check mode), read back."""
+        before = read_policy(self.client)
+        desired = desired_policy(before, self.app_ids, self.params["state"])
+        changed = desired != before
+        after = desired if self.module.check_mode or not changed else apply_policy(self.client, before, desired)
+        self.result.update(changed=changed, policy_before=before.as_dict(), policy=after.as_dict(),
+                           apps=effective_access(after, self.app_ids))
+        if changed:
+            for warning in [PROPAGATION_WARNING] + policy_warnings(before, after, self.app_ids):
+                self.module.warn(warning)
+        self.result["msg"] = "EWS policy %s" % (("would change" if self.module.check_mode else "changed") if changed
+                                                else "already right")
+
+    def check_mailboxes(self, mailboxes, scope):
+        """Find the selected mailboxes whose own EWS switch is off; turn it on with fix_mailboxes."""
+        params, limit = self.params, self.params["report_limit"]
+        blocked, failed = find_blocked(self.client, params, mailboxes)
+        blocked.sort(key=lambda mailbox: mailbox.address.lower())
+        fixed = []
+        if params["fix_mailboxes"] and blocked:
+            if self.module.check_mode:
+                fixed = list(blocked)
+            else:
+                fixed, set_failed = enable_ews(self.client, blocked, params["max_concurrency"])
+                failed.extend(set_failed)
+            fixed.sort(key=lambda mailbox: mailbox.address.lower())
+        shown_blocked, cut_blocked = _limited([mailbox.address for mailbox in blocked], limit)
+        shown_fixed, cut_fixed = _limited([mailbox.address for mailbox in fixed], limit)
+        self.result["mailboxes"] = {"selected": scope.listed - scope.excluded, "blocked_count": len(blocked),
+                                    "blocked": shown_blocked, "fixed": shown_fixed, "failed": failed,
+                                    "truncated": cut_blocked or cut_fixed}
+        self.result["changed"] = self.result["changed"] or bool(fixed)
+        verb = "would be turned on" if self.module.check_mode else "turned on"
+        self.result["msg"] += "; %d of %d mailboxes in scope have EWS switched off%s" % (
+            len(blocked), scope.listed - scope.excluded, ", %d %s" % (len(fixed), verb) if params["fix_mailboxes"] else "")
+        if failed:
+            self.result["msg"] += "; %d failed, first: %s: %s" % (len(failed), failed[0]["mailbox"], failed[0]["reason"])
+        fixed_names = {mailbox.address for mailbox in fixed}
+        self.mailbox_diff = (shown_blocked, [address for address in shown_blocked if address not in fixed_names])
+
+    def diff(self):
+        """Before/after of the policy and of the mailboxes whose EWS switch is off."""
+        before = dict(self.result.get("policy_before") or {})
+        after = dict(self.result.get("policy") or {})
+        if self.mailbox_diff is not None:
+            before["mailboxes_with_ews_off"], after["mailboxes_with_ews_off"] = self.mailbox_diff
+        return {"before": before, "after": after}
+
+
+def run_module():
+    """Parse options, check them, converge, report."""
+    module = ExoModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("mailboxes", "filter"), ("mailboxes", "recipient_type_details")],
+    )
+    if module.params["query"]:
+        module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
+    app_ids = module.run_guarded(lambda: check_params(module.params))
+    run = EwsAccessRun(module, app_ids)
+    result = module.run_guarded(run.run, partial_result=lambda: dict(run.result))
+    if module._diff:
+        result["diff"] = run.diff()
+    if result.get("mailboxes", {}).get("failed"):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+def main():
+    """Module entry point."""
+    run_module()
+
+
+if __name__ == "__main__":
+    main()
