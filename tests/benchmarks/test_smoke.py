@@ -20,5 +20,6 @@ def test_bench_scenarios_converge_and_are_measured(tmp_path):
     assert by_name["module: revoke everywhere"]["changed"] == 305
     assert all(row["rss_mb"] and row["rss_mb"] < 300 for row in rows if row["scenario"].startswith("module"))
     assert all(row["seconds"] > 0 and row["minimum"] > 0 for row in rows)
-    bench.write_report(rows, 5, str(tmp_path / "bench.md"), str(tmp_path / "bench.png"))
-    assert "| 300 | module: first run |" in (tmp_path / "bench.md").read_text()
+    bench.write_report(rows, 5, str(tmp_path / "bench.rst"), str(tmp_path / "bench.png"))
+    # the guide's list-table: a row starts with the size, then the scenario
+    assert "   * - 300\n     - module: first run" in (tmp_path / "bench.rst").read_text()
