@@ -545,6 +545,7 @@ class _RetryingTokenProvider:
         self.renewals = 0
         self._lock = threading.Lock()
         self._current = None
+        self._gave_up = None
         self._http = _AnswerLog(http_client)
         # MSAL's HTTP cache replays a 429/5xx answer until its Retry-After has passed;
         # our own backoff decides when to ask again, so the cache is emptied before a try.
@@ -556,9 +557,19 @@ class _RetryingTokenProvider:
     # _explain(result) and _explain_failure(exc) say what went wrong and the fix.
 
     def get(self):
-        """Return a valid access token, from MSAL's cache when it has one."""
+        """Return a valid access token, from MSAL's cache when it has one.
+
+        Once the retries have run out, the same AuthError is raised at once to every later
+        caller: the threads of a run waiting for a token must not each repeat them.
+        """
         with self._lock:
-            self._current = self._with_retries(self._token)
+            if self._gave_up is not None:
+                raise AuthError(str(self._gave_up), transient=self._gave_up.transient)
+            try:
+                self._current = self._with_retries(self._token)
+            except AuthError as error:
+                self._gave_up = error
+                raise
             return self._current
 
     def invalidate(self, rejected_token):

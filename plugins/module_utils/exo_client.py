@@ -80,7 +80,10 @@ TRANSIENT_EXCEPTIONS = (
 CONCURRENCY_TEXT = "maximum number of concurrent requests per tenant"
 # A 401 with this text is Exchange RBAC refusing the cmdlet, not an expired token.
 NOT_ALLOWED_TEXT = "not allowed to call"
-ROUTING_TEXTS = ("routing", "anchor mailbox", "mailbox database", "x-anchormailbox")
+# A mailbox-routed cmdlet that the server handling the $batch cannot proxy (CIPP issue
+# #4877); Microsoft's module never batches these cmdlets. Sent again as a direct call.
+ROUTING_EXCEPTIONS = ("CmdletProxyNotAvailableException",)
+ROUTING_TEXTS = ("cmdlet needs proxy",)
 WRITE_VERBS = ("Add-", "Remove-", "Set-", "New-", "Enable-", "Disable-", "Update-")
 CLIENT_NAME = "mimecast_mse.sync_engine"
 # Warnings are matched in English only as a hint; see exo_grants for why that is safe.
@@ -212,7 +215,7 @@ def _kind_for(status, text, exception_class):
         return "not_found"
     if status in TRANSIENT_STATUSES or any(name in exception_class for name in TRANSIENT_EXCEPTIONS):
         return "transient"
-    if any(name in lowered for name in ROUTING_TEXTS) and "routing" in (exception_class.lower() + lowered):
+    if any(name in exception_class for name in ROUTING_EXCEPTIONS) or any(text in lowered for text in ROUTING_TEXTS):
         return "routing"
     if status == 400:
         return "bad_request"
@@ -471,6 +474,8 @@ class ExoClient:
                     raise decode_error(answer.status, answer.headers, answer.body, cmdlet)
                 except ExoError as exc:
                     error = exc
+            if error.kind == "throttled":
+                self.stats.add(throttled=1)
             if error.kind == "unauthorized" and not retry:
                 self.renew(token)  # the runner's retries go out with a new token
             if not retry or error.kind not in ("unauthorized", "throttled", "transient"):
@@ -486,7 +491,6 @@ class ExoClient:
                 self.renew(token)
             elif error.kind == "throttled":
                 throttled += 1
-                self.stats.add(throttled=1)
                 if throttled >= MAX_THROTTLED_ATTEMPTS:
                     error.message = "still throttled after %d attempts: %s" % (throttled, error.message)
                     raise error

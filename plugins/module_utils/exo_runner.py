@@ -79,8 +79,9 @@ def as_exo_error(exc, cmdlet=None):
     if isinstance(exc, ExoError):
         return exc
     if isinstance(exc, AuthError):
-        # No token could be had: transient when the token endpoint may recover, else final.
-        return ExoError(str(exc), kind="transient" if getattr(exc, "transient", False) else "auth", cmdlet=cmdlet)
+        # No token could be had, and the provider already retried a transient failure with
+        # backoff: nothing more can be sent in this run, so it ends here, counted.
+        return ExoError("no token for Exchange Online: %s" % exc, kind="auth", cmdlet=cmdlet)
     return ExoError("unexpected %s while calling Exchange Online: %s" % (exc.__class__.__name__, exc),
                     kind="auth", cmdlet=cmdlet)
 
@@ -267,6 +268,7 @@ class BatchRunner:
         if not isinstance(outcome, ExoError):
             call.handler(call, outcome)
         elif outcome.kind == "throttled":
+            self.client.stats.add(throttled=1)
             call.throttled += 1
             call.attempts -= 1  # throttling is not the call's fault; it has its own budget
             if limiter.slots <= limiter.minimum:
