@@ -56,7 +56,7 @@ units: staged
 integration: staged
 	@$(BIN)/python tests/utils/live_config.py start $(STAGED)/tests/integration/integration_config.yml $(BUILD)/live-emulator
 	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test integration --local --python $(PYVER) --color no; \
-	  status=$$?; $(BIN)/python tests/utils/live_config.py stop $(BUILD)/live-emulator; exit $$status
+	  status=$$?; $(BIN)/python tests/utils/live_config.py stop $(abspath $(BUILD))/live-emulator; exit $$status
 
 sanity: staged
 	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test sanity --venv --python $(PYVER) --color no

@@ -451,7 +451,7 @@ class ExoClient:
         parse = parse or parse_answer
         transient = throttled = unauthorized = 0
         while True:
-            token = self.token()
+            token, error = self.token(), None
             # A $batch payload is built per send: its sub-requests carry this same token.
             data = json.dumps(payload(token) if callable(payload) else payload)
             started = time.monotonic()

@@ -22,8 +22,9 @@ MUST_SHIP = [
 # plot is linked from the benchmark guide, the rest is tooling.
 MUST_NOT_SHIP_PREFIXES = ("tests/", ".ci/", ".venv/", ".build/", ".emulator/", ".pytest_cache/", "docs/benchmarks.png",
                           "Makefile", "pytest.ini", ".gitignore", "changelogs/.plugin-cache.yaml")
-# The tarball was 124 KB with the plot; without it and tests/ it is about half that.
-MAX_BYTES = 100_000
+# The tarball was 124 KB with the plot and tests/ (and two modules fewer); without them the
+# three Exchange modules, their module_utils and docs come to about 125 KB.
+MAX_BYTES = 160_000
 
 
 @pytest.fixture(scope="module")

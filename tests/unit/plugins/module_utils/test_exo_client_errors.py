@@ -107,8 +107,8 @@ def test_401_not_allowed_to_call_is_rbac_not_an_expired_token():
     error = decode_error(401, {}, b"User is not allowed to call Add-MailboxPermission.", "Add-MailboxPermission")
     assert error.kind == "rbac" and error.fatal
     assert "new token will not" in explain_error(error)
-    header_only = decode_error(401, {"WWW-Authenticate": 'Bearer error="insufficient_claims", error_description='
-                                                        '"User is not allowed to call Get-Mailbox"'}, b"")
+    challenge = 'Bearer error="insufficient_claims", error_description="User is not allowed to call Get-Mailbox"'
+    header_only = decode_error(401, {"WWW-Authenticate": challenge}, b"")
     assert header_only.kind == "rbac"
     assert decode_error(401, {"WWW-Authenticate": 'Bearer error="invalid_token"'}, b"").kind == "unauthorized"
 
