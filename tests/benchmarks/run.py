@@ -31,8 +31,13 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from emulator.client import EmulatorClient  # noqa: E402  pylint: disable=wrong-import-position
 from emulator.control import EmulatorProcess  # noqa: E402  pylint: disable=wrong-import-position
 from baselines import run_dsc, run_seed  # noqa: E402  pylint: disable=wrong-import-position,import-error
+
+sys.path.insert(0, os.path.join(REPO, ".build", "linked"))
+# pylint: disable-next=wrong-import-position,import-error
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import LISTING_PROPERTIES  # noqa: E402
 
 MODULE = os.path.join(REPO, "plugins", "modules", "o365_mailbox_fullaccess.py")
 COLLECTIONS_ROOT = os.path.join(REPO, ".build", "linked")
@@ -92,6 +97,31 @@ def timed_module(emulator, label, extra, minimum):
     return row
 
 
+def listing_cost(emulator, select):
+    """Seconds, pages and bytes of one whole Get-Mailbox listing, with or without ``$select`` (pages are not kept)."""
+    client = EmulatorClient(emulator.info)
+    started, pages, size, url = time.monotonic(), 0, 0, None
+    while True:
+        response = client.invoke("Get-Mailbox", {"ResultSize": "Unlimited"}, url=url, page_size=1000, select=select)
+        if response.status_code != 200:
+            raise SystemExit("listing failed: %s %s" % (response.status_code, response.text[:500]))
+        pages, size = pages + 1, size + len(response.content)
+        url = response.json().get("@odata.nextLink")
+        if not url:
+            return {"seconds": time.monotonic() - started, "pages": pages, "megabytes": size / 1e6}
+
+
+def listing_row(emulator, size):
+    """What the module's $select saves on the listing, against asking for whole mailbox objects."""
+    emulator.control.reset()
+    full = listing_cost(emulator, None)
+    selected = listing_cost(emulator, list(LISTING_PROPERTIES))
+    row = {"kind": "listing", "size": size, "pages": full["pages"], "full": full, "select": selected}
+    print("  listing: full objects %.1f MB in %.1f s; $select %.1f MB in %.1f s" % (
+        full["megabytes"], full["seconds"], selected["megabytes"], selected["seconds"]), flush=True)
+    return row
+
+
 def throttle_minimum(reads, writes, settings=None):
     """Seconds the budget alone needs for this many reads and writes (buckets refill in parallel)."""
     settings = settings or SETTINGS
@@ -132,6 +162,7 @@ def bench_size(size, sample, state_dir, settings=None, onboarding_latency_ms=ONB
         print("  emulator started in %.1f s" % emulator.info.get("startup_seconds", 0), flush=True)
         rows.append(baseline_row(emulator, "seed", run_seed, size, sample, settings))
         rows.append(baseline_row(emulator, "dsc", run_dsc, size, sample, settings))
+        rows.append(listing_row(emulator, size))
         n = size - 1  # every mailbox but the trustee's own
         pages = size // 1000 + 1
         state_file = os.path.join(state_dir, "state-%d.json" % size)
@@ -226,7 +257,28 @@ def report_rst(rows, sample):
         "- baselines run sequentially on a sample of %d mailboxes and are extrapolated linearly (a full sequential "
         "run of 100,000 mailboxes takes many hours)." % sample,
         "- peak RSS: the module's own process (run as Ansible runs it, one process per task).", "",
-    ] + rst_list_table(rows)
+    ] + rst_list_table([row for row in rows if row.get("kind") != "listing"]) + listing_table(rows)
+
+
+def listing_table(rows):
+    """What ``$select`` saves: the module's listing against one of whole mailbox objects (~250 properties)."""
+    listings = [row for row in rows if row.get("kind") == "listing"]
+    if not listings:
+        return []
+    lines = ["", "Listing cost: the module lists mailboxes with ``InvokeCommand?$select=`` of the %d properties it "
+             "needs (plus those ``query`` reads); whole Get-Mailbox objects carry about 250. The emulator sends pages "
+             "at its transfer rate (an assumption, see its README) after the per-request latency above." % len(LISTING_PROPERTIES),
+             "", ".. list-table:: Listing every mailbox, whole objects against $select", "   :header-rows: 1", ""]
+    header = ["mailboxes", "pages", "whole objects (MB)", "whole objects (s)", "$select (MB)", "$select (s)",
+              "smaller", "faster"]
+    body = [["%d" % row["size"], "%d" % row["pages"], "%.1f" % row["full"]["megabytes"], "%.1f" % row["full"]["seconds"],
+             "%.2f" % row["select"]["megabytes"], "%.1f" % row["select"]["seconds"],
+             "%.0fx" % (row["full"]["megabytes"] / max(row["select"]["megabytes"], 1e-9)),
+             "%.1fx" % (row["full"]["seconds"] / max(row["select"]["seconds"], 1e-9))] for row in listings]
+    for cells in [header] + body:
+        lines.append("   * - %s" % cells[0])
+        lines.extend("     - %s" % cell for cell in cells[1:])
+    return lines
 
 
 def hand_written_notes(path_rst):
@@ -256,6 +308,7 @@ def write_plot(rows, path_png):
     except ImportError:
         print("matplotlib missing: no plot")
         return
+    rows = [row for row in rows if row.get("kind") != "listing"]
     sizes = sorted({row["size"] for row in rows})
     scenarios = list(dict.fromkeys(row["scenario"].split(" (sample")[0] for row in rows))
     figure, axis = plt.subplots(figsize=(11, 5.5))
