@@ -15,7 +15,7 @@ PYVER = $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export ANSIBLE_COLLECTIONS_PATH := $(abspath $(LINKED))
 export PYTHONPATH := $(abspath tests)
 
-.PHONY: test demo bench pytest units integration sanity lint venv collection staged clean release-check docs
+.PHONY: test demo bench pytest units integration live-test sanity lint venv collection staged clean release-check docs
 
 # pytest's summary line is repeated last, so the run ends with it.
 test: pytest units integration sanity lint
@@ -57,6 +57,14 @@ integration: staged
 	@$(BIN)/python tests/utils/live_config.py start $(STAGED)/tests/integration/integration_config.yml $(BUILD)/live-emulator
 	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test integration --local --python $(PYVER) --color no; \
 	  status=$$?; $(BIN)/python tests/utils/live_config.py stop $(abspath $(BUILD))/live-emulator; exit $$status
+
+# The live-tenant scenarios against the tenant in tests/integration/integration_config.yml
+# (copy it from integration_config.yml.template); never run by make test or CI.
+live-test: staged
+	@test -f tests/integration/integration_config.yml || \
+	  { echo "copy tests/integration/integration_config.yml.template to tests/integration/integration_config.yml and fill it in"; exit 2; }
+	cp tests/integration/integration_config.yml $(STAGED)/tests/integration/integration_config.yml
+	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test integration --local --python $(PYVER) --color no o365_live_tenant
 
 sanity: staged
 	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test sanity --venv --python $(PYVER) --color no
