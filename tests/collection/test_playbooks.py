@@ -1,11 +1,16 @@
-"""The shipped playbooks parse, and the role checks its variables before touching a host."""
+"""The shipped playbooks parse, the role checks its variables before touching a host, and
+playbooks/ews_app_access.yml converges, reruns unchanged and decommissions against the emulator."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
+
+from emulator.control import EmulatorProcess
+from emulator.fixtures import SESSION_OPTIONS
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -32,3 +37,55 @@ def test_role_rejects_missing_variables_before_any_connection(tmp_path):
     assert completed.returncode != 0
     assert "service_account_mailbox" in output and "service_account_password" in output
     assert "UNREACHABLE" not in output
+
+
+@pytest.fixture(name="exo")
+def fixture_exo(tmp_path):
+    """An emulator of its own, with the seeded tenant of tests/emulator/README.md
+    ("Organisation, EWS policy and RBAC for Applications")."""
+    with EmulatorProcess(tmp_path / "emulator", **SESSION_OPTIONS) as process:
+        yield process
+
+
+def org(exo):
+    """The emulator's organisation state (GET /_emulator/org)."""
+    response = exo.control.session.get(exo.control.url + "/org", verify=exo.ca_path, timeout=60)
+    response.raise_for_status()
+    return response.json()
+
+
+def run_ews_app_access(tmp_path, exo, **extra_vars):
+    """ansible-playbook playbooks/ews_app_access.yml against the emulator, signed in as its full-access app."""
+    info = exo.info
+    variables = {"mse_tenant": info["tenant_domain"], "mse_client_id": info["apps"]["secret"]["client_id"],
+                 "mse_client_secret": info["apps"]["secret"]["client_secret"], "mse_login_url": info["login_url"],
+                 "mse_exchange_url": info["exchange_url"], "mse_ca_path": info["ca_path"]}
+    variables.update(extra_vars)
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    # The playbook falls back to AZURE_* for the admin app: the caller's must not sign in instead.
+    env = {key: value for key, value in ENV.items() if not key.startswith("AZURE_")}
+    env.update(ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    command = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-e", "@" + str(tmp_path / "vars.json"),
+               os.path.join(REPO, "playbooks", "ews_app_access.yml")]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+def test_ews_app_access_converges_the_seeded_tenant_and_decommissions(tmp_path, exo):
+    mse = org(exo)["entra_service_principals"]["mse"]
+    rows = exo.control.mailboxes(limit=10000)["mailboxes"]
+    sales = next(row["UserPrincipalName"] for row in rows if row["Department"] == "Sales")
+    finance = next(row["UserPrincipalName"] for row in rows if row["Department"] == "Finance")
+    assignments_seeded = len(org(exo)["assignments"])
+    common = {"mse_app_client_id": mse["app_id"], "mse_mailbox_filter": "Department -eq 'Sales'"}
+    first = run_ews_app_access(tmp_path, exo, mse_app_enterprise_object_id=mse["object_id"], mse_verify_in_scope=[sales],
+                               mse_verify_out_of_scope=[finance], **common)
+    assert first.returncode == 0, first.stdout + first.stderr
+    state = org(exo)
+    assert mse["app_id"] in state["ews_allowed_app_ids"] and state["ews_enabled"] is True
+    assert any(item["Name"] == "EWS.AccessAsApp-" + mse["app_id"] for item in state["assignments"])
+    second = run_ews_app_access(tmp_path, exo, **common)
+    assert second.returncode == 0 and "changed=0" in second.stdout, second.stdout + second.stderr
+    gone = run_ews_app_access(tmp_path, exo, mse_access_state="absent", **common)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    state = org(exo)
+    assert mse["app_id"] not in state["ews_allowed_app_ids"] and len(state["assignments"]) == assignments_seeded == 3

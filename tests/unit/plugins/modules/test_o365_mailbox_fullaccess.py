@@ -17,29 +17,20 @@ import time
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.mimecast_mse.sync_engine.plugins.modules import o365_mailbox_fullaccess
+from ansible_collections.mimecast_mse.sync_engine.tests.unit.plugins.modules import emulated
 
 WRITES = ("Add-MailboxPermission", "Remove-MailboxPermission")
 
 
 def run(args, capsys, check=False):
     """Run the module with ``args``; returns its result dict."""
-    with patch_module_args(dict(args, _ansible_check_mode=check)):
-        with pytest.raises(SystemExit):
-            o365_mailbox_fullaccess.main()
-    return json.loads(capsys.readouterr().out)
+    return emulated.run_module(o365_mailbox_fullaccess, args, capsys, check=check)
 
 
 def connection(exo, app="secret", tenant=None):
-    """Module options for one of the emulator's apps."""
-    args = {"tenant": tenant or exo.info["tenant_domain"], "login_url": exo.info["login_url"],
-            "exchange_url": exo.info["exchange_url"], "ca_path": exo.info["ca_path"],
-            "client_id": exo.info["apps"][app]["client_id"], "user": exo.info["service_account"]}
-    if "client_secret" in exo.info["apps"][app]:
-        args["client_secret"] = exo.info["apps"][app]["client_secret"]
-    return args
+    """Module options for one of the emulator's apps, granting to the service account."""
+    return dict(emulated.connection(exo, app, tenant), user=exo.info["service_account"])
 
 
 def writes(exo):
