@@ -23,10 +23,8 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runne
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
     MAX_LISTING_RESTARTS,
     Scope,
-    SelectionError,
-    list_mailboxes,
-    resolve_listed,
 )
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import select_mailboxes as select_in_scope
 
 BLOCKED_FILTER = "EwsEnabled -eq 0"
 LISTED_PROPERTIES = ("Guid", "PrimarySmtpAddress", "EwsEnabled")
@@ -41,16 +39,7 @@ class NoTrustee:
 def select_mailboxes(client, params):
     """The mailboxes in scope (exo_selection options) and the Scope that counted them."""
     scope = Scope(params["exclude"], params["query"], NoTrustee())
-    if params["mailboxes"] is None:
-        return list_mailboxes(client, scope, params["recipient_type_details"], params["filter"]), scope
-    names = list(dict.fromkeys(name.strip() for name in params["mailboxes"] if name and name.strip()))
-    mailboxes, unknown, errors = resolve_listed(client, scope, names, max_concurrency=params["max_concurrency"])
-    if unknown:
-        raise SelectionError("these mailboxes do not exist in Exchange Online: %s. Nothing was changed. Fix: correct or "
-                             "remove them from mailboxes." % ", ".join(unknown))
-    if errors:
-        raise SelectionError("could not look up every mailbox in mailboxes, so nothing was changed: %s" % "; ".join(errors))
-    return mailboxes, scope
+    return select_in_scope(client, params, scope), scope
 
 
 def _is_false(value):

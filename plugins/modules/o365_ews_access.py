@@ -197,7 +197,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_p
     read_policy,
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import JMESPATH_IMPORT_ERROR, compile_query
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import JMESPATH_IMPORT_ERROR, check_selection
 
 SELECTION_OPTIONS = ("mailboxes", "recipient_type_details", "filter", "query")
 ARGUMENT_SPEC = dict(
@@ -226,13 +226,9 @@ def check_params(params):
     if given and not checking:
         raise EwsPolicyError("%s only choose mailboxes for check_mailboxes or fix_mailboxes. Fix: set check_mailboxes: true "
                              "(report) or fix_mailboxes: true (turn EWS on), or drop them." % ", ".join(given))
-    compile_query(params["query"])
-    if params["mailboxes"] is not None and not [name for name in params["mailboxes"] if name and name.strip()]:
-        raise EwsPolicyError("mailboxes is empty. Fix: list at least one mailbox, or leave mailboxes out.")
+    check_selection(params)
     if params["report_limit"] < 0:
         raise EwsPolicyError("report_limit must be 0 or more")
-    if not 1 <= params["max_concurrency"] <= 64:
-        raise EwsPolicyError("max_concurrency must be between 1 and 64")
     return app_ids
 
 

@@ -266,10 +266,9 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
     Scope,
     SelectionError,
     check_address,
-    compile_query,
-    list_mailboxes,
-    resolve_listed,
+    check_selection,
     resolve_trustee,
+    select_mailboxes,
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import StateFileError, VerifiedGrants
 
@@ -295,33 +294,10 @@ ARGUMENT_SPEC = dict(
 def check_params(params):
     """Fail on bad input before anything is sent."""
     check_address("user", params["user"])
-    compile_query(params["query"])
-    for name in ("mailboxes", "recipient_type_details"):
-        if params[name] is not None and not [value for value in params[name] if value and value.strip()]:
-            raise SelectionError("%s is empty, which cannot mean every mailbox. Fix: list at least one value, or leave %s "
-                                 "out to select every mailbox." % (name, name))
-    if params["filter"] is not None and not params["filter"].strip():
-        raise SelectionError("filter is empty, which cannot mean every mailbox. Fix: give an OPATH filter, or leave "
-                             "filter out to select every mailbox.")
+    check_selection(params)
     for name in ("state_max_age", "replication_wait", "report_limit"):
         if params[name] < 0:
             raise SelectionError("%s must be 0 or more" % name)
-    if not 1 <= params["max_concurrency"] <= 64:
-        raise SelectionError("max_concurrency must be between 1 and 64")
-
-
-def select_mailboxes(client, params, scope):
-    """The mailboxes in scope: an explicit list (all must exist) or a server-side listing."""
-    if params["mailboxes"] is None:
-        return list_mailboxes(client, scope, params["recipient_type_details"], params["filter"])
-    names = list(dict.fromkeys(name.strip() for name in params["mailboxes"] if name and name.strip()))
-    mailboxes, unknown, errors = resolve_listed(client, scope, names, max_concurrency=params["max_concurrency"])
-    if unknown:
-        raise SelectionError("these mailboxes do not exist in Exchange Online: %s. Nothing was changed. Fix: correct or "
-                             "remove them from mailboxes (new mailboxes may take a few minutes to appear)." % ", ".join(unknown))
-    if errors:
-        raise SelectionError("could not look up every mailbox in mailboxes, so nothing was changed: %s" % "; ".join(errors))
-    return mailboxes
 
 
 class FullAccessRun:
