@@ -132,11 +132,12 @@ class CmdletResult:
     is an ambiguous answer its caller must verify.
     """
 
-    __slots__ = ("value", "warnings")
+    __slots__ = ("value", "warnings", "next_link")
 
-    def __init__(self, value, warnings):
+    def __init__(self, value, warnings, next_link=None):
         self.value = value
         self.warnings = warnings
+        self.next_link = next_link
 
 
 def _lower_headers(headers):
@@ -297,7 +298,7 @@ def parse_answer(body, cmdlet=None):
     warnings = data.get("@adminapi.warnings") or []
     if not isinstance(warnings, list):
         warnings = [warnings]
-    return CmdletResult(value, [str(warning) for warning in warnings])
+    return CmdletResult(value, [str(warning) for warning in warnings], data.get("@odata.nextLink"))
 
 
 def parse_page(body, cmdlet=None):
@@ -560,17 +561,16 @@ class ExoClient:
         for _page in range(MAX_PAGES):
             self.stats.count_cmdlet(cmdlet)
             try:
-                page, answer, _throttled = self._post(url, body, cmdlet, prefer, parse=parse_page)
+                page, _answer, _throttled = self._post(url, body, cmdlet, prefer, parse=parse_page)
             except ExoError as exc:
                 if seen and exc.kind in ("bad_request", "not_found", "other"):
                     raise ExoError("the listing's next-page link was refused (%s)" % exc.message,
                                    status=exc.status, kind="next_link_expired", cmdlet=cmdlet)
                 raise
             yield page.value
-            link = _load_json(answer.body).get("@odata.nextLink")
-            if not link:
+            if not page.next_link:
                 return
-            url = self._next_url(link, seen, cmdlet)
+            url = self._next_url(page.next_link, seen, cmdlet)
         raise ExoError("the listing did not end after %d pages; nothing was changed" % MAX_PAGES,
                        kind="listing_loop", cmdlet=cmdlet)
 
