@@ -23,7 +23,8 @@ from emulator.control import EmulatorControl, read_info, spawn, stop_state_dir  
 def live_config(info):
     """The exo_live variables a maintainer would write, for this emulator."""
     app = info["apps"]["secret"]
-    rows = EmulatorControl(info).mailboxes(offset=1, limit=3)["mailboxes"]
+    # Mailboxes 0 and 1 are the two service accounts (the trustee is never among its own targets).
+    rows = EmulatorControl(info).mailboxes(offset=2, limit=3)["mailboxes"]
     return {"exo_live": {
         # The tenant GUID form, as a maintainer may well give it.
         "tenant": info["tenant_id"],
