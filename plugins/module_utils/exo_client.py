@@ -90,7 +90,8 @@ CLIENT_NAME = "mimecast_mse.sync_engine"
 ACCEPT_LANGUAGE = "en-US"
 # Kinds after which nothing more can succeed in this run.
 FATAL_KINDS = ("forbidden", "rbac", "redirect", "refused_link", "auth", "tls")
-DEFAULT_ROLE_HINT = "Exchange Recipient Administrator' (or 'Exchange Administrator"
+# What the app that runs o365_mailbox_fullaccess needs; modules that need more pass their own.
+DEFAULT_ROLE_HINT = "the Entra role 'Exchange Recipient Administrator' (or 'Exchange Administrator')"
 
 
 def request_class(cmdlet):
@@ -144,14 +145,18 @@ def _lower_headers(headers):
     return {str(key).lower(): value for key, value in (headers or {}).items()}
 
 
-def _text_of(body):
-    """Readable text of a raw body: gzip/deflate tried, NUL bytes dropped, never raises."""
+def _text_of(body, raw=False):
+    """Readable text of a body, NUL bytes dropped, never raises.
+
+    ``raw``: an error body read without content decoding, so gzip/deflate are tried
+    (a 200 answer arrives decoded and is never decompressed again).
+    """
     if isinstance(body, (dict, list)):
         return json.dumps(body)
     if isinstance(body, str):
         return body.strip("\x00 \r\n\t")
     data = bytes(body or b"")
-    for decompress in (gzip.decompress, zlib.decompress):
+    for decompress in (gzip.decompress, zlib.decompress) if raw else ():
         try:
             data = decompress(data)
             break
@@ -160,11 +165,11 @@ def _text_of(body):
     return data.decode("utf-8", "replace").strip("\x00 \r\n\t")
 
 
-def _load_json(body):
+def _load_json(body, raw=False):
     """Parsed JSON of a body, or None when it is not JSON."""
     if isinstance(body, (dict, list)):
         return body
-    text = _text_of(body)
+    text = _text_of(body, raw)
     if not text:
         return None
     try:
@@ -187,13 +192,13 @@ def explain_error(error, role_hint=DEFAULT_ROLE_HINT):
     """One message for an ExoError that stopped the run: what happened and what to fix."""
     cmdlet = error.cmdlet or "these cmdlets"
     if error.kind == "forbidden":
-        return ("Exchange Online refused %s (403): the app has no Exchange role that allows it%s. Fix: assign the Entra "
-                "role '%s' to the app's service principal, then wait a few minutes for it to apply."
+        return ("Exchange Online refused %s (403): the app has no Exchange role that allows it%s. Fix: give the app's "
+                "service principal %s, then wait a few minutes for it to apply."
                 % (cmdlet, " (%s)" % error.diagnostics if error.diagnostics else "", role_hint))
     if error.kind == "rbac":
         return ("Exchange Online says the app is not allowed to call %s (401: %s): its role lets it sign in but not run "
-                "this cmdlet, and a new token will not change that. Fix: assign the Entra role '%s' to the app's "
-                "service principal." % (cmdlet, error.message, role_hint))
+                "this cmdlet, and a new token will not change that. Fix: give the app's service principal %s."
+                % (cmdlet, error.message, role_hint))
     if error.kind == "throttled":
         return "Exchange Online kept throttling the requests: %s. Fix: run again later, or lower max_concurrency." % error.message
     if error.kind in ("transient", "unavailable"):
@@ -227,7 +232,7 @@ def decode_error(status, headers, body, cmdlet=None):
     """Build an ExoError from an HTTP status, headers and raw body (bytes, text or JSON)."""
     headers = _lower_headers(headers)
     diagnostics = headers.get("x-ms-diagnostics")
-    data = _load_json(body)
+    data = _load_json(body, raw=True)
     exception_class = ""
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         error = data["error"]
@@ -245,7 +250,7 @@ def decode_error(status, headers, body, cmdlet=None):
     elif isinstance(data, dict):
         text = _error_text(data)
     else:
-        text = _text_of(body)[:500]
+        text = _text_of(body, raw=True)[:500]
     if not text:
         text = diagnostics or headers.get("www-authenticate") or "no details in the response"
     # "not allowed to call" may sit in the body, in x-ms-diagnostics or in WWW-Authenticate.

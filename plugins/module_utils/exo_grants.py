@@ -118,9 +118,9 @@ class GrantEngine:
         parameters = {"Identity": work.mailbox.identity, "User": self.trustee.upn}
         self.runner.submit(Call("Get-MailboxPermission", parameters, handler or self._on_check, work), delay=delay)
 
-    def _submit_verify(self, work, call, answer):
-        """Read the permission again after an ambiguous answer to a write."""
-        work.last_write = (call.cmdlet, answer)
+    def _submit_verify(self, work, call, doubt):
+        """Read the permission again after an ambiguous answer to a write (``doubt`` says what was ambiguous)."""
+        work.last_write = (call.cmdlet, doubt)
         self._submit_check(work, handler=self._on_verify)
 
     def _submit_add(self, work, delay=0.0):

@@ -23,7 +23,12 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth 
     REQUESTS_IMPORT_ERROR,
     check_auth_params,
 )
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError, connect, explain_error
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import (
+    DEFAULT_ROLE_HINT,
+    ExoError,
+    connect,
+    explain_error,
+)
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
 
 LIBRARY_ERRORS = {"msal": MSAL_IMPORT_ERROR, "requests": REQUESTS_IMPORT_ERROR}
@@ -32,7 +37,7 @@ LIBRARY_ERRORS = {"msal": MSAL_IMPORT_ERROR, "requests": REQUESTS_IMPORT_ERROR}
 class ExoModule(AnsibleModule):
     """An AnsibleModule that talks to Exchange Online."""
 
-    def __init__(self, argument_spec, mutually_exclusive=None, required_one_of=None, **kwargs):
+    def __init__(self, argument_spec, mutually_exclusive=None, required_one_of=None, role_hint=DEFAULT_ROLE_HINT, **kwargs):
         spec = dict(AUTH_ARGUMENT_SPEC, debug_log=dict(type="path"))
         spec.update(argument_spec)
         super().__init__(
@@ -43,6 +48,8 @@ class ExoModule(AnsibleModule):
             **kwargs
         )
         self.client = None
+        # The roles a refused cmdlet's message tells the admin to assign (see explain_error).
+        self.role_hint = role_hint
         for library, error in LIBRARY_ERRORS.items():
             if error:
                 self.fail_json(msg=missing_required_lib(library), exception=error)
@@ -85,7 +92,7 @@ class ExoModule(AnsibleModule):
         except ConfigurationError as exc:
             message = str(exc)
         except ExoError as exc:
-            message = explain_error(exc)
+            message = explain_error(exc, self.role_hint)
         except Exception as exc:  # pylint: disable=broad-exception-caught
             # A bug or an answer nobody foresaw: say what and where, keep the counts.
             message = ("unexpected %s: %s. Nothing further was sent. Please report this with the debug_log file "

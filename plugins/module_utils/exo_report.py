@@ -11,13 +11,14 @@ the list of changed mailboxes (and the diff) stop at ``report_limit``.
 from __future__ import annotations
 
 
-def _limited(items, limit):
+def limited(items, limit):
+    """(the first ``limit`` items, whether some were cut); a limit of 0 keeps all."""
     return (list(items[:limit]), len(items) > limit) if limit else (list(items), False)
 
 
 def build_diff(params, trustee, changed, limit):
     """Before/after text naming each changed mailbox (``changed`` is sorted)."""
-    shown, truncated = _limited(changed, limit)
+    shown, truncated = limited(changed, limit)
     granted = "FullAccess for %s" % trustee.upn
     missing = "no FullAccess for %s" % trustee.upn
     before_state, after_state = (missing, granted) if params["state"] == "present" else (granted, missing)
@@ -35,7 +36,7 @@ def build_diff(params, trustee, changed, limit):
 def build_result(params, trustee, scope, report, runner, client, check_mode=False, diff=False):
     """The dict the module returns."""
     changed_sorted = sorted(report.changed)
-    changed_list, truncated = _limited(changed_sorted, params["report_limit"])
+    changed_list, truncated = limited(changed_sorted, params["report_limit"])
     selected = scope.listed - scope.excluded
     verb = "granted" if params["state"] == "present" else "revoked"
     prefix = "would be " if check_mode else ""

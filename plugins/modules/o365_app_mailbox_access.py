@@ -195,7 +195,6 @@ requests:
            "by_cmdlet": {"Get-ServicePrincipal": 1, "New-ManagementRoleAssignment": 1}}
 '''
 
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_access_errors import RBAC_ROLES, refused
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_app_rbac import (
     RbacPlan,
     VerificationFailed,
@@ -205,9 +204,12 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_app_r
     summarize_pointer,
     verify,
 )
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
 
+# What a refused cmdlet's message asks for (ExoModule's role_hint).
+RBAC_ROLES = ("the Entra role 'Exchange Administrator' and, in Exchange, the 'Role Management' role (part of "
+              "Organization Management) that New-ServicePrincipal, New-ManagementScope and "
+              "New-ManagementRoleAssignment need")
 ARGUMENT_SPEC = dict(
     app_id=dict(type="str", required=True),
     service_principal_object_id=dict(type="str"),
@@ -238,23 +240,20 @@ class AccessRun:
         client = self.module.connect()
         params = self.module.params
         samples = list(params["verify_in_scope"]) + list(params["verify_out_of_scope"])
-        try:
-            plan = RbacPlan(client, self.wanted, params["state"]).build(samples if params["state"] == "present" else ())
-            self.before = self.snapshot(plan.pointer, plan.assignment, plan.scope)
-            for warning in plan.warnings:
-                self.module.warn(warning)
-            self.result["other_assignments"] = [summarize_assignment(record) for record in plan.others]
-            if self.module.check_mode:
-                self.actions.extend(step.what for step in plan.steps)
-                pointer = plan.pointer
-            else:
-                pointer = apply_steps(client, plan, self.actions)
-            self.result["changed"] = bool(plan.steps)
-            self.describe_after(plan, pointer)
-            if params["state"] == "present" and samples:
-                self.verify(client, plan, pointer)
-        except ExoError as exc:
-            raise refused(exc, RBAC_ROLES) from exc
+        plan = RbacPlan(client, self.wanted, params["state"]).build(samples if params["state"] == "present" else ())
+        self.before = self.snapshot(plan.pointer, plan.assignment, plan.scope)
+        for warning in plan.warnings:
+            self.module.warn(warning)
+        self.result["other_assignments"] = [summarize_assignment(record) for record in plan.others]
+        if self.module.check_mode:
+            self.actions.extend(step.what for step in plan.steps)
+            pointer = plan.pointer
+        else:
+            pointer = apply_steps(client, plan, self.actions)
+        self.result["changed"] = bool(plan.steps)
+        self.describe_after(plan, pointer)
+        if params["state"] == "present" and samples:
+            self.verify(client, plan, pointer)
         self.result["requests"] = self.module.requests_made()
         return self.result
 
@@ -307,7 +306,8 @@ class AccessRun:
 
 def run_module():
     """Parse options, check them, converge, report."""
-    module = ExoModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("recipient_filter", "admin_unit")])
+    module = ExoModule(argument_spec=ARGUMENT_SPEC, mutually_exclusive=[("recipient_filter", "admin_unit")],
+                       role_hint=RBAC_ROLES)
     params = module.params
     wanted = module.run_guarded(lambda: Wanted(params))
     run = AccessRun(module, wanted)

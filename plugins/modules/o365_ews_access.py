@@ -179,8 +179,6 @@ requests:
            "by_cmdlet": {"Get-OrganizationConfig": 4, "Set-OrganizationConfig": 1}}
 '''
 
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_access_errors import ORG_ROLES, refused
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_mailboxes import (
     enable_ews,
     find_blocked,
@@ -197,9 +195,13 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_p
     read_policy,
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import limited
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import JMESPATH_IMPORT_ERROR, check_selection
 
 SELECTION_OPTIONS = ("mailboxes", "recipient_type_details", "filter", "query")
+# What a refused cmdlet's message asks for (ExoModule's role_hint).
+ORG_ROLES = ("the Entra role 'Exchange Administrator' (it brings the Exchange role group Organization Management, "
+             "which holds the Organization Configuration role that Set-OrganizationConfig and Set-CASMailbox need)")
 ARGUMENT_SPEC = dict(
     app_ids=dict(type="list", elements="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
@@ -232,10 +234,6 @@ def check_params(params):
     return app_ids
 
 
-def _limited(items, limit):
-    return (items[:limit], len(items) > limit) if limit else (items, False)
-
-
 class EwsAccessRun:
     """One run: the policy first, then (optionally) the mailboxes; ``result`` grows as work is done."""
 
@@ -250,16 +248,13 @@ class EwsAccessRun:
     def run(self):
         """Connect, converge the policy, check or fix mailboxes; returns the result."""
         self.client = self.module.connect(pool_size=self.params["max_concurrency"])
-        try:
-            selection = None
-            if self.params["check_mailboxes"] or self.params["fix_mailboxes"]:
-                # Selecting reads only; done first so that a mailbox that does not exist stops the run unchanged.
-                selection = select_mailboxes(self.client, self.params)
-            self.converge_policy()
-            if selection is not None:
-                self.check_mailboxes(*selection)
-        except ExoError as exc:
-            raise refused(exc, ORG_ROLES) from exc
+        selection = None
+        if self.params["check_mailboxes"] or self.params["fix_mailboxes"]:
+            # Selecting reads only; done first so that a mailbox that does not exist stops the run unchanged.
+            selection = select_mailboxes(self.client, self.params)
+        self.converge_policy()
+        if selection is not None:
+            self.check_mailboxes(*selection)
         self.result["requests"] = self.module.requests_made()
         return self.result
 
@@ -290,8 +285,8 @@ class EwsAccessRun:
                 fixed, set_failed = enable_ews(self.client, blocked, params["max_concurrency"])
                 failed.extend(set_failed)
             fixed.sort(key=lambda mailbox: mailbox.address.lower())
-        shown_blocked, cut_blocked = _limited([mailbox.address for mailbox in blocked], limit)
-        shown_fixed, cut_fixed = _limited([mailbox.address for mailbox in fixed], limit)
+        shown_blocked, cut_blocked = limited([mailbox.address for mailbox in blocked], limit)
+        shown_fixed, cut_fixed = limited([mailbox.address for mailbox in fixed], limit)
         self.result["mailboxes"] = {"selected": scope.listed - scope.excluded, "blocked_count": len(blocked),
                                     "blocked": shown_blocked, "fixed": shown_fixed, "failed": failed,
                                     "truncated": cut_blocked or cut_fixed}
@@ -318,6 +313,7 @@ def run_module():
     module = ExoModule(
         argument_spec=ARGUMENT_SPEC,
         mutually_exclusive=[("mailboxes", "filter"), ("mailboxes", "recipient_type_details")],
+        role_hint=ORG_ROLES,
     )
     if module.params["query"]:
         module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
