@@ -130,15 +130,19 @@ class CmdletResult:
     """A successful cmdlet answer: its objects and the warnings Exchange attached.
 
     ``value`` is None when the answer carried no ``value`` at all: for a write cmdlet that
-    is an ambiguous answer its caller must verify.
+    is an ambiguous answer its caller must verify. ``sends`` counts the sends of a direct
+    call that may have reached the service (the answered one, plus each that ended in a
+    transient error or a dropped connection): more than one makes a write's answer
+    ambiguous too, since an earlier send may have applied it.
     """
 
-    __slots__ = ("value", "warnings", "next_link")
+    __slots__ = ("value", "warnings", "next_link", "sends")
 
-    def __init__(self, value, warnings, next_link=None):
+    def __init__(self, value, warnings, next_link=None, sends=1):
         self.value = value
         self.warnings = warnings
         self.next_link = next_link
+        self.sends = sends
 
 
 def _lower_headers(headers):
@@ -446,7 +450,11 @@ class ExoClient:
             response.close()
 
     def _post(self, url, payload, cmdlet, extra_headers=None, retry=True, parse=None):
-        """POST until a valid answer arrives, within this call's budget; returns (parsed, Answer, 429s absorbed).
+        """POST until a valid answer arrives, within this call's budget; returns (parsed, Answer, 429s absorbed, sends).
+
+        ``sends`` counts the sends that may have reached the service: the answered one and
+        every one that ended in a transient error or a dropped connection (a 429 or a 401
+        was refused before the cmdlet ran).
 
         ``parse`` turns a 200 body into a result or raises ExoError (a body of the wrong
         shape is a transient error, like a 503). With ``retry`` (direct calls): 429 after
@@ -476,7 +484,7 @@ class ExoClient:
                 self.trace.http(url, cmdlet, answer=answer, seconds=time.monotonic() - started)
                 try:
                     if answer.status == 200:
-                        return parse(answer.body, cmdlet), answer, throttled
+                        return parse(answer.body, cmdlet), answer, throttled, transient + 1
                     raise decode_error(answer.status, answer.headers, answer.body, cmdlet)
                 except ExoError as exc:
                     error = exc
@@ -533,10 +541,21 @@ class ExoClient:
         return self.invoke_url + "?$select=" + ",".join(quote(name, safe="") for name in select)
 
     def invoke(self, cmdlet, parameters):
-        """Run one cmdlet and return its CmdletResult (raises ExoError)."""
+        """Run one cmdlet and return its CmdletResult (raises ExoError).
+
+        A read's ``value`` is the complete answer: every page is followed (a listing is
+        complete or an error, so nobody decides on the first page of many). A write's
+        ``sends`` says whether an earlier send may already have applied it.
+        """
+        if request_class(cmdlet) == "read":
+            records, warnings = [], []
+            for page in self.iter_pages(cmdlet, parameters, with_warnings=warnings):
+                records.extend(page)
+            return CmdletResult(records, warnings)
         self.stats.count_cmdlet(cmdlet)
-        result, _answer, _throttled = self._post(self.invoke_url, self.cmdlet_input(cmdlet, parameters), cmdlet,
-                                                 parse=parse_for(cmdlet))
+        result, _answer, _throttled, sends = self._post(self.invoke_url, self.cmdlet_input(cmdlet, parameters), cmdlet,
+                                                        parse=parse_for(cmdlet))
+        result.sends = sends
         return result
 
     def _next_url(self, link, seen, cmdlet):
@@ -552,13 +571,14 @@ class ExoClient:
         seen.add(url)
         return url
 
-    def iter_pages(self, cmdlet, parameters, page_size=MAX_PAGE_SIZE, select=None):
+    def iter_pages(self, cmdlet, parameters, page_size=MAX_PAGE_SIZE, select=None, with_warnings=None):
         """Yield the ``value`` list of each page of a listing cmdlet, following @odata.nextLink.
 
         The API pages by POSTing the same body to the next link. Links expire after a
         few minutes: a refused link raises ExoError(kind='next_link_expired') so the
         caller can start the listing again. A page that is not a valid answer fails
         the listing (after retries): a listing is complete or an error, never shorter.
+        ``with_warnings``, a list, collects the pages' warnings.
         """
         body = self.cmdlet_input(cmdlet, parameters)
         prefer = {"Prefer": "odata.maxpagesize=%d" % min(max(page_size, 1), MAX_PAGE_SIZE)}
@@ -566,12 +586,14 @@ class ExoClient:
         for _page in range(MAX_PAGES):
             self.stats.count_cmdlet(cmdlet)
             try:
-                page, _answer, _throttled = self._post(url, body, cmdlet, prefer, parse=parse_page)
+                page, _answer, _throttled, _sends = self._post(url, body, cmdlet, prefer, parse=parse_page)
             except ExoError as exc:
                 if seen and exc.kind in ("bad_request", "not_found", "other"):
                     raise ExoError("the listing's next-page link was refused (%s)" % exc.message,
                                    status=exc.status, kind="next_link_expired", cmdlet=cmdlet)
                 raise
+            if with_warnings is not None:
+                with_warnings.extend(page.warnings)
             yield page.value
             if not page.next_link:
                 return
@@ -607,7 +629,7 @@ class ExoClient:
             self.stats.count_cmdlet(cmdlet)
         self.stats.add(batches=1)
         cmdlets = {str(call_id): cmdlet for call_id, cmdlet, _parameters, _select in calls}
-        answers, _answer, throttled = self._post(self.batch_url, payload, "$batch", {"Prefer": "odata.continue-on-error"},
+        answers, _answer, throttled, _sends = self._post(self.batch_url, payload, "$batch", {"Prefer": "odata.continue-on-error"},
                                                  retry=False, parse=lambda body, _cmdlet: self._sub_answers(body, cmdlets))
         if any(isinstance(outcome, ExoError) and outcome.kind == "unauthorized" for outcome in answers.values()):
             # The token expired while the batch ran: renew it before the retries go out.

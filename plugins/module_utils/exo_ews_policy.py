@@ -56,11 +56,16 @@ def check_app_ids(option, values):
 
 
 def parse_allow_list(value):
-    """The allow list as read: None, a comma-separated string or a list -> list of entries as stored."""
+    """The allow list as read -> list of entries as stored.
+
+    Three shapes are public: None, one comma-separated string, and a list whose elements may
+    themselves be comma-joined strings (a field report saw three IDs come back as ONE array
+    element). Every element is split on commas, so all read the same.
+    """
     if value is None:
         return []
-    items = value if isinstance(value, list) else str(value).split(",")
-    return [str(item).strip() for item in items if str(item).strip()]
+    items = value if isinstance(value, list) else [value]
+    return [part.strip() for item in items if item is not None for part in str(item).split(",") if part.strip()]
 
 
 def parse_enabled(value):

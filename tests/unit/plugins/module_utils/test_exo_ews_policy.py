@@ -61,6 +61,13 @@ def test_the_list_reads_from_a_string_or_a_list():
     assert parse_allow_list(None) == [] and parse_allow_list("") == []
 
 
+def test_an_array_element_holding_the_comma_joined_list_is_split():
+    """The shape a field report saw with -RetrieveEwsOperationAccessPolicy: ONE element, three IDs."""
+    third = "0b1d5a52-3a4b-4c1a-9d0e-6f2d8a9b7c61"
+    assert parse_allow_list(["%s,%s, %s" % (OTHER, OURS, third)]) == [OTHER, OURS, third]
+    assert parse_allow_list(["%s,%s" % (OTHER, OURS), third]) == [OTHER, OURS, third]
+
+
 def test_present_appends_ours_and_keeps_other_entries_as_stored():
     current = EwsPolicy(None, [OTHER])
     desired = desired_policy(current, [OURS], "present")
