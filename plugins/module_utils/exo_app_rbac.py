@@ -1,29 +1,35 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to mimecast_mse.sync_engine
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""RBAC for Applications: give an Entra app a scoped Exchange application role.
+"""RBAC for Applications: give an Entra app scoped Exchange application roles.
 
 The steps Microsoft documents (learn.microsoft.com/exchange/permissions-exo/application-rbac):
 a service principal pointer (``New-ServicePrincipal -AppId -ObjectId``), optionally a management
 scope (``New-ManagementScope -RecipientRestrictionFilter``) or an administrative unit, then
-``New-ManagementRoleAssignment -App -Role [-CustomResourceScope | -RecipientAdministrativeUnitScope]``,
-checked with ``Test-ServicePrincipalAuthorization``.
+``New-ManagementRoleAssignment -App -Role [-CustomResourceScope | -RecipientAdministrativeUnitScope]``
+per role, checked with ``Test-ServicePrincipalAuthorization``.
 
 Which identity ``-App`` takes is documented two ways (office-docs-powershell: "the ObjectId GUID
 value from the output of the Get-ServicePrincipal cmdlet"; Microsoft365DSC: "the ServiceId GUID
 value"). So the pointer is looked up and the GUID Exchange returns is passed: its ``ServiceId``
-when it has one, else its ``ObjectId``, else its ``Identity``. ``Get-ServicePrincipal -Identity``
-with an unknown value returns every pointer (documented), so pointers are listed and matched
-by AppId here.
+when it has one, else its ``ObjectId``, else its ``Identity``.
 
-What this module owns, and so changes or removes:
-- the role assignment named ``assignment_name`` (by default ``<role without "Application ">-<app id>``)
-  when its assignee is the app's pointer. Other assignments, of this app or any other, are only
-  reported. A name that belongs to another assignee is an error.
-- the management scope named ``scope_name`` (by default ``MSE-<app id>``), changed or removed only
-  while no assignment other than its own uses it;
-- the pointer, removed with state=absent only when its DisplayName is ``display_name`` (what the
-  module sets) and no role assignment uses it any more.
+Tenants are shared, so every decision is taken on complete listings (``ExoClient.invoke``
+follows every page) and the module changes or removes only what is its own:
+- an assignment is ours when its assignee is the app's pointer, recognised by GUID (a display
+  name counts only when no other pointer carries it: every MSE pointer is called "Mimecast
+  Synchronization Engine") and its name is ``assignment_name`` (default ``<role without
+  "Application ">-<app id>``) or its twin ``<name>-b``. The twin lets a moved assignment be
+  created before the old one is removed (names are unique and an assignment's resource scope
+  cannot be changed in place: Set-ManagementRoleAssignment has no -CustomResourceScope).
+- the management scope ``scope_name`` (default ``MSE-<app id>``) is changed or removed only
+  while nothing else references it: no app assignment (CustomResourceScope), no admin role
+  assignment (CustomRecipientWriteScope, ExclusiveRecipientWriteScope). Changing a scope
+  changes it for everyone who uses it.
+- the pointer is removed with state=absent only when it is the app's, has no assignment left
+  and carries ``display_name``.
+
+Every write is settled as ``exo_writes`` describes: an ambiguous answer is read back.
 """
 
 from __future__ import annotations
@@ -33,12 +39,20 @@ import re
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_policy import canonical_guid
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_writes import settled_write
 
 DEFAULT_ROLE = "Application EWS.AccessAsApp"
 ROLE_PREFIX = "Application "
 DEFAULT_DISPLAY_NAME = "Mimecast Synchronization Engine"
 MAX_NAME = 64
+# The second name of an assignment of ours, used while the first still exists (make before break).
+TWIN_SUFFIX = "-b"
 APP = object()  # placeholder for the -App value, known once the pointer exists
+# Where a role assignment names a management scope: app assignments (RBAC for Applications) and
+# admin role assignments (regular and exclusive write scopes); Microsoft365DSC
+# EXOManagementRoleAssignment reads the same fields.
+SCOPE_REFERENCES = ("CustomResourceScope", "CustomRecipientWriteScope", "ExclusiveRecipientWriteScope")
+POINTER_GUID_KEYS = ("Identity", "Name", "Id", "ObjectId", "ServiceId", "AppId")
 
 
 class RbacError(ConfigurationError):
@@ -53,6 +67,10 @@ def _is_true(value):
     return value is True or str(value).strip().lower() == "true"
 
 
+def _lower(value):
+    return str(value or "").strip().lower()
+
+
 def normalize_filter(text):
     """A recipient filter compared loosely: outer braces dropped, whitespace collapsed."""
     text = str(text or "").strip()
@@ -61,10 +79,26 @@ def normalize_filter(text):
     return re.sub(r"\s+", " ", text).strip()
 
 
+def check_roles(values):
+    """The application roles asked for, stripped and without duplicates; fails on anything else."""
+    roles = []
+    for value in values or []:
+        role = str(value).strip()
+        if not role.lower().startswith(ROLE_PREFIX.lower()):
+            raise RbacError("role %r is not an application role of RBAC for Applications (their names start with "
+                            "'Application ', e.g. 'Application EWS.AccessAsApp')." % value)
+        if role.lower() not in (known.lower() for known in roles):
+            roles.append(role)
+    if not roles:
+        raise RbacError("roles is empty. Fix: list at least one application role, e.g. 'Application EWS.AccessAsApp'.")
+    return roles
+
+
 class Wanted:
     """What the options ask for, checked."""
 
     def __init__(self, params):
+        self.state = params["state"]
         self.app_id = canonical_guid(params["app_id"])
         if self.app_id is None:
             raise RbacError("app_id %r is not a GUID. Fix: use the Application (client) ID of the MSE app registration."
@@ -76,10 +110,7 @@ class Wanted:
                 raise RbacError("service_principal_object_id %r is not a GUID. Fix: copy the Object ID from Entra ID, "
                                 "Enterprise applications, the MSE app (not the app registration's Object ID)."
                                 % params["service_principal_object_id"])
-        self.role = params["role"].strip()
-        if not self.role.lower().startswith(ROLE_PREFIX.lower()):
-            raise RbacError("role %r is not an application role of RBAC for Applications (their names start with "
-                            "'Application ', e.g. 'Application EWS.AccessAsApp')." % params["role"])
+        self.roles = check_roles(params["roles"])
         self.display_name = params["display_name"]
         self.admin_unit = None
         if params["admin_unit"]:
@@ -91,15 +122,33 @@ class Wanted:
         if params["recipient_filter"] is not None and not self.recipient_filter:
             raise RbacError("recipient_filter is empty. Fix: give an OPATH filter such as \"Department -eq 'Sales'\", or "
                             "leave it out for every mailbox.")
-        if params["scope_name"] and not self.recipient_filter and params["state"] == "present":
+        if params["scope_name"] and not self.recipient_filter and self.state == "present":
             raise RbacError("scope_name names the management scope of recipient_filter. Fix: give recipient_filter, or "
                             "drop scope_name.")
+        if params["assignment_name"] and len(self.roles) > 1:
+            raise RbacError("assignment_name names one assignment, but %d roles are asked for. Fix: drop assignment_name "
+                            "(each role's assignment is then named after the role and the app ID)." % len(self.roles))
         self.scope_name = (params["scope_name"] or "MSE-%s" % self.app_id).strip()
-        self.assignment_name = (params["assignment_name"] or
-                                "%s-%s" % (self.role[len(ROLE_PREFIX):], self.app_id)).strip()
-        for option, value in (("assignment_name", self.assignment_name), ("scope_name", self.scope_name)):
-            if not value or len(value) > MAX_NAME:
-                raise RbacError("%s must be 1 to %d characters long, not %d." % (option, MAX_NAME, len(value)))
+        self._names = {}
+        for role in self.roles:
+            base = (params["assignment_name"] or "%s-%s" % (role[len(ROLE_PREFIX):], self.app_id)).strip()
+            self._names[role.lower()] = (base, base + TWIN_SUFFIX)
+        lengths = [("assignment_name", name) for name, _twin in self._names.values()] + [("scope_name", self.scope_name)]
+        for option, value in lengths:
+            limit = MAX_NAME - (len(TWIN_SUFFIX) if option == "assignment_name" else 0)
+            if not value or len(value) > limit:
+                raise RbacError("%s must be 1 to %d characters long, not %d (Exchange allows %d%s)."
+                                % (option, limit, len(value), MAX_NAME,
+                                   ", and a moved assignment takes the name plus %r" % TWIN_SUFFIX
+                                   if option == "assignment_name" else ""))
+
+    def names(self, role):
+        """The two names an assignment of ours for ``role`` may have."""
+        return self._names[role.lower()]
+
+    def all_names(self):
+        """Every name an assignment of ours may have, lower-case."""
+        return {name.lower() for pair in self._names.values() for name in pair}
 
     @property
     def scope_key(self):
@@ -120,10 +169,9 @@ class Wanted:
         return "the whole organisation"
 
 
-def pointer_names(pointer):
-    """Every lower-case value that names a pointer (RoleAssignee shows one of them)."""
-    return {str(pointer[key]).lower() for key in ("Identity", "Name", "Id", "ObjectId", "ServiceId", "AppId", "DisplayName")
-            if pointer.get(key)}
+def pointer_guids(pointer):
+    """Every GUID that names a pointer (RoleAssignee shows one of them)."""
+    return {canonical_guid(pointer.get(key)) for key in POINTER_GUID_KEYS} - {None}
 
 
 def app_parameter(pointer):
@@ -137,11 +185,11 @@ def app_parameter(pointer):
 def assignment_scope(record):
     """(kind, value) of a role assignment's resource scope."""
     if record.get("CustomResourceScope"):
-        return ("scope", str(record["CustomResourceScope"]).lower())
+        return ("scope", _lower(record["CustomResourceScope"]))
     unit = record.get("RecipientAdministrativeUnitScope") or (
         record.get("CustomRecipientWriteScope") if str(record.get("RecipientWriteScope")) == "AdministrativeUnit" else None)
     if unit:
-        return ("admin_unit", canonical_guid(unit) or str(unit).lower())
+        return ("admin_unit", canonical_guid(unit) or _lower(unit))
     return ("organization", None)
 
 
@@ -160,27 +208,51 @@ def summarize_pointer(pointer):
     return {"app_id": pointer.get("AppId"), "identity": app_parameter(pointer), "display_name": pointer.get("DisplayName")}
 
 
-def assigned_to(record, pointer):
-    """True when a role assignment's assignee is this pointer."""
-    return pointer is not None and str(record.get("RoleAssigneeType") or "ServicePrincipal") == "ServicePrincipal" \
-        and str(record.get("RoleAssignee") or "").lower() in pointer_names(pointer)
+def assigned_to(record, pointer, pointers):
+    """True when a role assignment's assignee is this pointer.
+
+    By GUID; a display name counts only when exactly one pointer of ``pointers`` carries it,
+    since two MSE apps in one tenant both get the default name.
+    """
+    if pointer is None or str(record.get("RoleAssigneeType") or "ServicePrincipal") != "ServicePrincipal":
+        return False
+    assignee = str(record.get("RoleAssignee") or "").strip()
+    guid = canonical_guid(assignee)
+    if guid is not None:
+        return guid in pointer_guids(pointer)
+    named = [other for other in pointers if _lower(other.get("DisplayName")) == assignee.lower()]
+    return len(named) == 1 and pointer_guids(named[0]) == pointer_guids(pointer)
+
+
+def scope_users(records, scope, exclude=()):
+    """Who references a management scope: 'name (field)' for every assignment but those named in ``exclude``."""
+    names = {_lower(scope.get(key)) for key in ("Name", "Identity", "Guid")} - {""}
+    users = []
+    for record in records:
+        if _lower(record.get("Name")) in exclude:
+            continue
+        fields = [field for field in SCOPE_REFERENCES if _lower(record.get(field)) in names]
+        if fields:
+            users.append("%s (%s, %s)" % (record.get("Name"), record.get("RoleAssignee") or record.get("RoleAssigneeName"),
+                                          fields[0]))
+    return users
 
 
 class Step:
-    """One write: a cmdlet, its parameters (APP stands for the pointer's -App value) and what it does."""
+    """One write: a cmdlet, its parameters (APP stands for the pointer's -App value), what it does, and how to read it back."""
 
-    def __init__(self, cmdlet, parameters, what):
+    def __init__(self, cmdlet, parameters, what, in_effect):
         self.cmdlet = cmdlet
         self.parameters = parameters
         self.what = what
+        self.in_effect = in_effect  # reader -> bool: is the write's effect there?
 
 
 class RbacReader:
-    """The reads a plan needs, each answering None for 'not found'."""
+    """The reads a plan needs, each answering None for 'not found'; every listing complete."""
 
     def __init__(self, client):
         self.client = client
-        self._all_assignments = None
 
     def one(self, cmdlet, identity):
         """The first record of Get-X -Identity, or None when Exchange says it does not exist."""
@@ -192,146 +264,227 @@ class RbacReader:
             return None
         return records[0] if records else None
 
-    def pointer(self, app_id):
-        """The app's pointer: every pointer is listed and matched by AppId (see module docstring)."""
-        for record in self.client.invoke("Get-ServicePrincipal", {}).value:
+    def pointers(self):
+        """Every pointer of the tenant."""
+        return [record for record in self.client.invoke("Get-ServicePrincipal", {}).value if isinstance(record, dict)]
+
+    def pointer(self, app_id, pointers=None):
+        """The app's pointer, matched by AppId (``Get-ServicePrincipal -Identity`` with an unknown value lists all)."""
+        for record in self.pointers() if pointers is None else pointers:
             if canonical_guid(record.get("AppId")) == app_id:
                 return record
         return None
 
     def assignments(self):
-        """Every role assignment (read once)."""
-        if self._all_assignments is None:
-            self._all_assignments = list(self.client.invoke("Get-ManagementRoleAssignment", {}).value)
-        return self._all_assignments
+        """Every role assignment of the tenant."""
+        return [record for record in self.client.invoke("Get-ManagementRoleAssignment", {}).value if isinstance(record, dict)]
 
     def application_roles(self):
         """Names of the application roles, for an error message."""
         return sorted(str(record.get("Name")) for record in self.client.invoke("Get-ManagementRole", {}).value
                       if str(record.get("Name", "")).startswith(ROLE_PREFIX))
 
+    def filter_error(self, recipient_filter):
+        """Why Exchange refuses a recipient filter, or None when it accepts it (a read: nothing is created)."""
+        try:
+            self.client.invoke("Get-Recipient", {"RecipientPreviewFilter": recipient_filter, "ResultSize": 1})
+        except ExoError as exc:
+            if "recipientpreviewfilter" in exc.message.lower():
+                # The parameter itself was refused, not the filter: no pre-check is possible, and the
+                # scope, written before the pointer, is then the first thing to check the filter.
+                return None
+            if exc.kind in ("bad_request", "cmdlet_error", "other"):
+                return exc.message
+            raise
+        return None
+
 
 class RbacPlan:
     """Reads the tenant, checks every conflict, and lists the writes (nothing is written here)."""
 
-    def __init__(self, client, wanted, state):
+    def __init__(self, client, wanted):
         self.read = RbacReader(client)
         self.wanted = wanted
-        self.state = state
         self.steps = []
+        self.removals = []
         self.warnings = []
+        self.pointers = []
         self.pointer = None
         self.scope = None
-        self.assignment = None
+        self.records = []
+        self.ours = {}
+        self.kept = {}
         self.others = []
 
     def build(self, verify_mailboxes=()):
         """Fill ``steps``; raises RbacError before any write when the options conflict with the tenant."""
         wanted = self.wanted
-        self.pointer = self.read.pointer(wanted.app_id)
-        self.assignment = self.read.one("Get-ManagementRoleAssignment", wanted.assignment_name)
-        if self.assignment is not None and not assigned_to(self.assignment, self.pointer):
-            raise RbacError("a role assignment named %r exists for %s, not for app %s, so it is not this module's. "
-                            "Nothing was changed. Fix: choose another assignment_name."
-                            % (wanted.assignment_name, self.assignment.get("RoleAssignee"), wanted.app_id))
-        if wanted.recipient_filter or self.state == "absent":
+        self.pointers = self.read.pointers()
+        self.pointer = self.read.pointer(wanted.app_id, self.pointers)
+        self.records = self.read.assignments()
+        ours_by_name = {}
+        for record in self.records:
+            name = _lower(record.get("Name"))
+            if name not in wanted.all_names():
+                continue
+            if not assigned_to(record, self.pointer, self.pointers):
+                raise RbacError("a role assignment named %r exists for %s, not for app %s, so it is not this module's. "
+                                "Nothing was changed. Fix: choose another assignment_name."
+                                % (record.get("Name"), record.get("RoleAssignee"), wanted.app_id))
+            ours_by_name[name] = record
+        self.ours = {role.lower(): [ours_by_name[name.lower()] for name in wanted.names(role) if name.lower() in ours_by_name]
+                     for role in wanted.roles}
+        if wanted.recipient_filter or wanted.state == "absent":
             self.scope = self.read.one("Get-ManagementScope", wanted.scope_name)
-        if self.state == "present":
+        if wanted.state == "present":
             self._plan_present(verify_mailboxes)
         else:
             self._plan_absent()
+        self.steps.extend(self.removals)
         return self
+
+    @property
+    def our_records(self):
+        """Every assignment of ours, any role asked for."""
+        return [record for records in self.ours.values() for record in records]
 
     # -- present -------------------------------------------------------------------------
 
     def _plan_present(self, verify_mailboxes):
         wanted = self.wanted
-        if self.read.one("Get-ManagementRole", wanted.role) is None:
-            raise RbacError("Exchange Online has no role %r. Nothing was changed. Application roles: %s."
-                            % (wanted.role, ", ".join(self.read.application_roles())))
+        for role in wanted.roles:
+            if self.read.one("Get-ManagementRole", role) is None:
+                raise RbacError("Exchange Online has no role %r. Nothing was changed. Application roles: %s."
+                                % (role, ", ".join(self.read.application_roles())))
         for mailbox in verify_mailboxes:
             if self.read.one("Get-Mailbox", mailbox) is None:
                 raise RbacError("the mailbox %s to verify with does not exist in Exchange Online. Nothing was changed."
                                 % mailbox)
-        if self.pointer is None:
-            if not wanted.object_id:
-                raise RbacError("app %s has no service principal in Exchange Online yet, and creating one needs the Object "
-                                "ID of its Entra service principal. Nothing was changed. Fix: set "
-                                "service_principal_object_id (Entra ID, Enterprise applications, the app, Object ID)."
-                                % wanted.app_id)
-            self.steps.append(Step("New-ServicePrincipal", {"AppId": wanted.app_id, "ObjectId": wanted.object_id,
-                                                            "DisplayName": wanted.display_name},
-                                   "create the service principal pointer for app %s" % wanted.app_id))
         if wanted.recipient_filter:
             self._plan_scope()
-        self._plan_assignment()
-        self.others = [record for record in self._app_assignments() if not self._is_ours(record)
-                       and str(record.get("Role", "")).lower() == wanted.role.lower()]
+        if self.pointer is None:
+            self._plan_pointer()
+        for role in wanted.roles:
+            self._plan_role(role)
+        ours = {id(record) for record in self.our_records}
+        self.others = [record for record in self._app_assignments() if id(record) not in ours
+                       and _lower(record.get("Role")) in (role.lower() for role in wanted.roles)]
         if self.others:
-            self.warnings.append("app %s also holds %s through %s; role grants add up, so the app reaches the mailboxes of "
-                                 "every one of them." % (wanted.app_id, wanted.role, ", ".join(
-                                     "%s (%s)" % (item["name"], item["scope"]) for item in map(summarize_assignment, self.others))))
+            self.warnings.append("app %s also holds %s through %s, which this module does not own; role grants add up, so "
+                                 "the app reaches the mailboxes of every one of them." % (
+                                     wanted.app_id, ", ".join(wanted.roles), ", ".join(
+                                         "%s (%s)" % (item["name"], item["scope"])
+                                         for item in map(summarize_assignment, self.others))))
+
+    def _plan_pointer(self):
+        wanted = self.wanted
+        if not wanted.object_id:
+            raise RbacError("app %s has no service principal in Exchange Online yet, and creating one needs the Object "
+                            "ID of its Entra service principal. Nothing was changed. Fix: set "
+                            "service_principal_object_id (Entra ID, Enterprise applications, the app, Object ID)."
+                            % wanted.app_id)
+        self.steps.append(Step("New-ServicePrincipal", {"AppId": wanted.app_id, "ObjectId": wanted.object_id,
+                                                        "DisplayName": wanted.display_name},
+                               "create the service principal pointer for app %s" % wanted.app_id,
+                               lambda read: read.pointer(wanted.app_id) is not None))
 
     def _plan_scope(self):
         wanted = self.wanted
-        if self.scope is None:
-            self.steps.append(Step("New-ManagementScope", {"Name": wanted.scope_name,
-                                                           "RecipientRestrictionFilter": wanted.recipient_filter},
-                                   "create management scope %s" % wanted.scope_name))
-            return
-        if normalize_filter(self.scope.get("RecipientFilter")) == wanted.recipient_filter:
-            return
-        users = self._scope_users()
-        if users:
-            raise RbacError("management scope %r has the filter %r and is used by %s; changing it would change what they "
-                            "reach. Nothing was changed. Fix: choose another scope_name."
-                            % (wanted.scope_name, self.scope.get("RecipientFilter"), ", ".join(users)))
-        self.steps.append(Step("Set-ManagementScope", {"Identity": wanted.scope_name,
-                                                       "RecipientRestrictionFilter": wanted.recipient_filter},
-                               "change the filter of management scope %s" % wanted.scope_name))
+        name, wanted_filter = wanted.scope_name, wanted.recipient_filter
 
-    def _new_assignment(self):
+        def in_effect(read):
+            scope = read.one("Get-ManagementScope", name)
+            return scope is not None and normalize_filter(scope.get("RecipientFilter")) == wanted_filter
+
+        if self.scope is not None:
+            if normalize_filter(self.scope.get("RecipientFilter")) == wanted_filter:
+                return
+            users = scope_users(self.records, self.scope, wanted.all_names())
+            if users:
+                raise RbacError("management scope %r has the filter %r and is used by %s; changing it would change what "
+                                "they reach. Nothing was changed. Fix: choose another scope_name (a scope of this app's own)."
+                                % (name, self.scope.get("RecipientFilter"), ", ".join(users)))
+        problem = self.read.filter_error(wanted_filter)
+        if problem:
+            raise RbacError("Exchange Online does not accept recipient_filter %r: %s. Nothing was changed. Fix: correct the "
+                            "OPATH filter (filterable properties: see 'Filterable properties for the "
+                            "RecipientFilter parameter')." % (wanted_filter, problem))
+        if self.scope is None:
+            self.steps.append(Step("New-ManagementScope", {"Name": name, "RecipientRestrictionFilter": wanted_filter},
+                                   "create management scope %s" % name, in_effect))
+        else:
+            self.steps.append(Step("Set-ManagementScope", {"Identity": name, "RecipientRestrictionFilter": wanted_filter},
+                                   "change the filter of management scope %s" % name, in_effect))
+
+    def _plan_role(self, role):
+        """Keep our assignment of ``role`` when it has the scope asked for; else make the new one, then remove the old."""
         wanted = self.wanted
-        parameters = {"Name": wanted.assignment_name, "Role": wanted.role, "App": APP}
+        ours = self.ours[role.lower()]
+        kept = [record for record in ours if _lower(record.get("Role")) == role.lower()
+                and assignment_scope(record) == wanted.scope_key]
+        if kept:
+            self.kept[role.lower()] = kept[0]
+            stale = [record for record in ours if record is not kept[0]]
+        else:
+            taken = {_lower(record.get("Name")) for record in self.records}
+            free = [name for name in wanted.names(role) if name.lower() not in taken]
+            if not free:
+                raise RbacError("both names of this app's %s assignment (%s) are taken. Nothing was changed. Fix: remove "
+                                "one of them, or choose another assignment_name." % (role, ", ".join(wanted.names(role))))
+            if wanted.scope_key[0] == "organization" and any(assignment_scope(record)[0] != "organization" for record in ours):
+                self.warnings.append("%s of app %s is widened from %s to the whole organisation, as asked (no "
+                                     "recipient_filter or admin_unit)." % (role, wanted.app_id, ", ".join(
+                                         str(summarize_assignment(record)["scope"]) for record in ours)))
+            self.steps.append(self._new_assignment(role, free[0]))
+            stale = ours
+        for record in stale:
+            self.removals.append(self._remove_assignment(record, "replace role assignment %s (it was for %s)" % (
+                record.get("Name"), summarize_assignment(record)["scope"])))
+
+    def _new_assignment(self, role, name):
+        wanted = self.wanted
+        parameters = {"Name": name, "Role": role, "App": APP}
         if wanted.recipient_filter:
             parameters["CustomResourceScope"] = wanted.scope_name
         elif wanted.admin_unit:
             parameters["RecipientAdministrativeUnitScope"] = wanted.admin_unit
-        return Step("New-ManagementRoleAssignment", parameters,
-                    "assign %s to app %s for %s" % (wanted.role, wanted.app_id, wanted.describe_scope()))
 
-    def _plan_assignment(self):
-        wanted = self.wanted
-        if self.assignment is not None:
-            same_role = str(self.assignment.get("Role", "")).lower() == wanted.role.lower()
-            if same_role and assignment_scope(self.assignment) == wanted.scope_key:
-                return
-            self.steps.append(Step("Remove-ManagementRoleAssignment", {"Identity": wanted.assignment_name, "Confirm": False},
-                                   "replace role assignment %s (it was for %s)" % (
-                                       wanted.assignment_name, summarize_assignment(self.assignment)["scope"])))
-        self.steps.append(self._new_assignment())
+        def in_effect(read):
+            record = read.one("Get-ManagementRoleAssignment", name)
+            return record is not None and _lower(record.get("Role")) == role.lower() \
+                and assignment_scope(record) == wanted.scope_key
+        return Step("New-ManagementRoleAssignment", parameters, "assign %s to app %s for %s as %s"
+                    % (role, wanted.app_id, wanted.describe_scope(), name), in_effect)
+
+    @staticmethod
+    def _remove_assignment(record, what):
+        name = str(record.get("Name"))
+        return Step("Remove-ManagementRoleAssignment", {"Identity": name, "Confirm": False}, what,
+                    lambda read: read.one("Get-ManagementRoleAssignment", name) is None)
 
     # -- absent --------------------------------------------------------------------------
 
     def _plan_absent(self):
         wanted = self.wanted
-        if self.assignment is not None:
-            self.steps.append(Step("Remove-ManagementRoleAssignment", {"Identity": wanted.assignment_name, "Confirm": False},
-                                   "remove role assignment %s" % wanted.assignment_name))
+        for record in self.our_records:
+            self.removals.append(self._remove_assignment(record, "remove role assignment %s" % record.get("Name")))
         if self.scope is not None:
-            users = self._scope_users()
+            users = scope_users(self.records, self.scope, wanted.all_names())
             if users:
-                self.warnings.append("management scope %s was left in place: %s still use it." % (wanted.scope_name,
-                                                                                                  ", ".join(users)))
+                self.warnings.append("management scope %s was left in place: %s still use it."
+                                     % (wanted.scope_name, ", ".join(users)))
             else:
-                self.steps.append(Step("Remove-ManagementScope", {"Identity": wanted.scope_name, "Confirm": False},
-                                       "remove management scope %s" % wanted.scope_name))
+                name = wanted.scope_name
+                self.removals.append(Step("Remove-ManagementScope", {"Identity": name, "Confirm": False},
+                                          "remove management scope %s" % name,
+                                          lambda read: read.one("Get-ManagementScope", name) is None))
         if self.pointer is not None:
             self._plan_pointer_removal()
 
     def _plan_pointer_removal(self):
         wanted = self.wanted
-        remaining = [record for record in self._app_assignments() if not self._is_ours(record)]
+        ours = {id(record) for record in self.our_records}
+        remaining = [record for record in self._app_assignments() if id(record) not in ours]
         if remaining:
             self.warnings.append("the service principal of app %s was left in place: it still holds %s."
                                  % (wanted.app_id, ", ".join(str(record.get("Name")) for record in remaining)))
@@ -340,53 +493,46 @@ class RbacPlan:
                                  "this module did not create it." % (wanted.app_id, self.pointer.get("DisplayName"),
                                                                      wanted.display_name))
         else:
-            self.steps.append(Step("Remove-ServicePrincipal", {"Identity": app_parameter(self.pointer), "Confirm": False},
-                                   "remove the service principal pointer of app %s" % wanted.app_id))
+            self.removals.append(Step("Remove-ServicePrincipal", {"Identity": app_parameter(self.pointer), "Confirm": False},
+                                      "remove the service principal pointer of app %s" % wanted.app_id,
+                                      lambda read: read.pointer(wanted.app_id) is None))
 
     # -- helpers ---------------------------------------------------------------------------
 
     def _app_assignments(self):
         """Every role assignment of the app's pointer (none when there is no pointer)."""
-        if self.pointer is None:
-            return []
-        return [record for record in self.read.assignments() if assigned_to(record, self.pointer)]
-
-    def _is_ours(self, record):
-        """True for the assignment this module owns (compared by name: each read decodes new objects)."""
-        return self.assignment is not None and str(record.get("Name")).lower() == self.wanted.assignment_name.lower()
-
-    def _scope_users(self):
-        """Names of the role assignments other than ours that use the scope."""
-        name = self.wanted.scope_name.lower()
-        return [str(record.get("Name")) for record in self.read.assignments()
-                if str(record.get("CustomResourceScope") or "").lower() == name and not self._is_ours(record)]
+        return [record for record in self.records if assigned_to(record, self.pointer, self.pointers)]
 
 
-def apply_steps(client, plan, done):
-    """Run the plan's writes in order; ``done`` (a list) gets each step's description as it succeeds."""
-    pointer = plan.pointer
+def apply_steps(client, plan, progress):
+    """Run the plan's writes in order, each settled (see exo_writes); returns the app's pointer afterwards."""
+    pointer, read = plan.pointer, RbacReader(client)
     for step in plan.steps:
         parameters = {key: (app_parameter(pointer) if value is APP else value) for key, value in step.parameters.items()}
-        answer = client.invoke(step.cmdlet, parameters)
+        answer = settled_write(client, step.cmdlet, parameters, lambda step=step: step.in_effect(read), step.what, progress)
         if step.cmdlet == "New-ServicePrincipal":
-            pointer = answer.value[0] if answer.value else RbacReader(client).pointer(plan.wanted.app_id)
+            made = answer.value[0] if answer is not None and answer.value else None
+            pointer = made if isinstance(made, dict) and canonical_guid(made.get("AppId")) == plan.wanted.app_id \
+                else read.pointer(plan.wanted.app_id)
             if pointer is None:
                 raise RbacError("New-ServicePrincipal succeeded but the pointer of app %s cannot be read back."
                                 % plan.wanted.app_id)
-        done.append(step.what)
     return pointer
 
 
-def verify(client, pointer, role, in_scope=(), out_of_scope=()):
-    """Test-ServicePrincipalAuthorization for sample mailboxes; returns the rows and raises on a disagreement."""
+def verify(client, pointer, roles, in_scope=(), out_of_scope=()):
+    """Test-ServicePrincipalAuthorization for sample mailboxes and each role; returns the rows, raises on a disagreement."""
     rows, wrong = [], []
     for mailbox, expected in [(name, True) for name in in_scope] + [(name, False) for name in out_of_scope]:
         answer = client.invoke("Test-ServicePrincipalAuthorization", {"Identity": app_parameter(pointer), "Resource": mailbox})
-        matching = [row for row in answer.value if str(row.get("RoleName", "")).lower() == role.lower()]
-        actual = any(_is_true(row.get("InScope")) for row in matching)
-        rows.append({"mailbox": mailbox, "expected_in_scope": expected, "in_scope": actual, "ok": actual == expected})
-        if actual != expected:
-            wrong.append("%s is %sin scope" % (mailbox, "" if actual else "not "))
+        for role in roles:
+            matching = [row for row in answer.value if isinstance(row, dict) and _lower(row.get("RoleName")) == role.lower()]
+            actual = any(_is_true(row.get("InScope")) for row in matching)
+            rows.append({"mailbox": mailbox, "role": role, "expected_in_scope": expected, "in_scope": actual,
+                         "ok": actual == expected})
+            if actual != expected:
+                wrong.append("%s is %sin scope of %s" % (mailbox, "" if actual else "not ", role))
     if wrong:
-        raise VerificationFailed("Test-ServicePrincipalAuthorization for %s: %s" % (role, "; ".join(wrong)))
+        raise VerificationFailed("Test-ServicePrincipalAuthorization: %s. (It reads the assignments directly; the app's "
+                                 "live access follows within 30 minutes to 2 hours.)" % "; ".join(wrong))
     return rows

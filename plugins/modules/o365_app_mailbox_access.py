@@ -10,23 +10,37 @@ module: o365_app_mailbox_access
 short_description: Give an Entra app scoped mailbox access with RBAC for Applications in Exchange Online
 version_added: 1.0.0
 description:
-  - Makes sure an Entra app (by Application (client) ID) holds an Exchange Online application role, by default
+  - Makes sure an Entra app (by Application (client) ID) holds Exchange Online application roles, by default
     C(Application EWS.AccessAsApp), for the mailboxes of a management scope, an administrative unit, or the whole
     organisation. This is the scoped alternative to consenting C(full_access_as_app) in Entra ID, which reaches every
     mailbox. The two add up, so for scoped access the Entra consent must not be granted.
-  - Creates, as needed, the service principal pointer (C(New-ServicePrincipal)), a management scope with a recipient
-    filter (C(New-ManagementScope)), and the role assignment (C(New-ManagementRoleAssignment -App -Role
+  - After EWS. EWS in Exchange Online ends on 1 April 2027. Microsoft's replacement for full mailbox access is the
+    Microsoft Graph mailbox import/export API, which RBAC for Applications scopes with roles such as
+    C(Application MailboxFolder.ReadWrite), C(Application MailboxItem.ImportExport), C(Application Mail.ReadWrite) and
+    C(Application Calendars.ReadWrite). O(roles) takes several roles for one scope; each must exist before anything
+    changes.
+  - Creates, as needed, a management scope with a recipient filter (C(New-ManagementScope)), the service principal
+    pointer (C(New-ServicePrincipal)), and one role assignment per role (C(New-ManagementRoleAssignment -App -Role
     -CustomResourceScope) or C(-RecipientAdministrativeUnitScope)). O(state=absent) removes what the module owns.
-  - Ownership. The module owns the role assignment named O(assignment_name) when its assignee is the app; a changed scope
-    replaces it. It owns the management scope named O(scope_name), which it changes or removes only while no other role
-    assignment uses it. It removes the service principal pointer only when its display name is O(display_name) and no
-    role assignment uses it any more. Other apps' objects, and other assignments of this app, are never changed; other
-    assignments of this app for the same role are reported, because grants add up.
+  - Shared tenants. Every decision is taken on complete listings of the tenant's pointers and role assignments. An
+    assignment is the module's when its assignee is the app's pointer (recognised by GUID; a display name only when no
+    other pointer carries it) and its name is O(assignment_name) or that name plus C(-b). The management scope
+    O(scope_name) is changed or removed only while no other role assignment references it, app assignments
+    (C(CustomResourceScope)) and admin role assignments (C(CustomRecipientWriteScope), C(ExclusiveRecipientWriteScope))
+    alike; otherwise the module fails before any change, naming who uses it. The pointer is removed only when it has no
+    assignment left and its display name is O(display_name). Other apps' objects, and other assignments of this app, are
+    never changed; other assignments of this app for the same roles are reported, because grants add up.
+  - Make before break. An assignment cannot be moved to another scope in place, so the new one is created (under the
+    other of its two names) before the old one is removed; the app never loses access in between.
+  - The recipient filter is checked by Exchange (C(Get-Recipient -RecipientPreviewFilter)) before the first write.
+    An ambiguous answer to a write (a dropped connection, a re-sent request, "already exists" or "not found" after a
+    retry, a warning) is settled by reading the object back. RV(changed) is true as soon as a write may have been
+    applied, also when a later step fails, and RV(actions) lists the writes made.
   - C(-App) is documented as taking the pointer's ObjectId in one place and its ServiceId in another, so the module
     looks the pointer up with C(Get-ServicePrincipal) and passes the GUID Exchange returns (ServiceId, else ObjectId).
   - With O(verify_in_scope) and O(verify_out_of_scope), checks the result with C(Test-ServicePrincipalAuthorization) and
-    fails if a mailbox is not where it should be. Exchange can take a while (Microsoft says up to two hours) before the
-    app's EWS requests follow a new assignment.
+    fails if a mailbox is not where it should be. That cmdlet reads the assignments directly, bypassing the cache that
+    RBAC for Applications keeps for 30 minutes to 2 hours, so a pass is not yet live access.
   - The Entra app registration, its client secret or certificate, and any admin consent stay manual steps (see the
     collection README).
 author:
@@ -68,20 +82,30 @@ options:
         name is this one.
     type: str
     default: Mimecast Synchronization Engine
-  role:
+  roles:
     description:
-      - The application role to assign. Its name starts with C(Application ).
-    type: str
-    default: Application EWS.AccessAsApp
+      - The application roles to assign, all for the same scope. Their names start with C(Application ), for example
+        C(Application EWS.AccessAsApp) (EWS) or, for the Microsoft Graph mailbox import/export API that replaces EWS,
+        C(Application MailboxFolder.ReadWrite) and C(Application MailboxItem.ImportExport).
+      - With O(state=absent), the assignments of these roles are removed.
+      - Roles no longer listed are not removed by O(state=present); they are reported in RV(other_assignments). Remove
+        them with O(state=absent) and those roles.
+    type: list
+    elements: str
+    aliases: [role]
+    default: [Application EWS.AccessAsApp]
   recipient_filter:
     description:
       - An OPATH recipient filter for the management scope, for example V(CustomAttribute1 -eq 'MSE'). The app reaches the
         mailboxes that match it.
-      - Mutually exclusive with O(admin_unit). Without either, the role applies to every mailbox of the organisation.
+      - Mutually exclusive with O(admin_unit). Without either, the roles apply to every mailbox of the organisation; an
+        assignment of this module that was scoped is then widened, with a warning. The role
+        C(mimecast_mse.sync_engine.service_account) refuses that for its C(app_rbac) model.
     type: str
   scope_name:
     description:
-      - Name of the management scope for O(recipient_filter). Defaults to C(MSE-<app_id>).
+      - Name of the management scope for O(recipient_filter). Defaults to C(MSE-<app_id>). A scope of that name that
+        another role assignment uses is never changed: choose a name of this app's own.
     type: str
   admin_unit:
     description:
@@ -89,8 +113,9 @@ options:
     type: str
   assignment_name:
     description:
-      - Name of the role assignment, at most 64 characters. Defaults to the role without C(Application ) plus the app ID,
-        for example C(EWS.AccessAsApp-<app_id>).
+      - Name of the role assignment, at most 62 characters (a moved assignment takes this name plus C(-b), within
+        Exchange's 64). Defaults to the role without C(Application ) plus the app ID, for example
+        C(EWS.AccessAsApp-<app_id>). Only with a single role in O(roles).
     type: str
   state:
     description:
@@ -147,6 +172,18 @@ EXAMPLES = r'''
   delegate_to: localhost
   run_once: true
 
+- name: Ready for after EWS - the Graph mailbox import/export roles on the same scope
+  mimecast_mse.sync_engine.o365_app_mailbox_access:
+    app_id: "{{ mse_app_client_id }}"
+    service_principal_object_id: "{{ mse_app_enterprise_object_id }}"
+    recipient_filter: "CustomAttribute1 -eq 'MSE'"
+    roles:
+      - Application EWS.AccessAsApp
+      - Application MailboxFolder.ReadWrite
+      - Application MailboxItem.ImportExport
+  delegate_to: localhost
+  run_once: true
+
 - name: Decommission - remove the assignment, the scope and the pointer this module made
   mimecast_mse.sync_engine.o365_app_mailbox_access:
     app_id: "{{ mse_app_client_id }}"
@@ -157,7 +194,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 actions:
-  description: The writes made, in order (in check mode, the writes that would be made).
+  description: The writes made and confirmed, in order (in check mode, the writes that would be made); also in a failed
+    result.
   returned: always
   type: list
   elements: str
@@ -169,12 +207,13 @@ service_principal:
   type: dict
   sample: {"app_id": "933cd1fb-b19e-593d-bb75-a749a8395603", "identity": "2ad4dac8-3532-5d08-9f81-471fe5aed19e",
            "display_name": "Mimecast Synchronization Engine"}
-assignment:
-  description: The module's role assignment after the run (null with O(state=absent)).
+assignments:
+  description: The module's role assignments after the run, one per role of O(roles) (empty with O(state=absent)).
   returned: when the tenant was read
-  type: dict
-  sample: {"name": "EWS.AccessAsApp-933cd1fb-b19e-593d-bb75-a749a8395603", "role": "Application EWS.AccessAsApp",
-           "scope_type": "scope", "scope": "MSE-933cd1fb-b19e-593d-bb75-a749a8395603"}
+  type: list
+  elements: dict
+  sample: [{"name": "EWS.AccessAsApp-933cd1fb-b19e-593d-bb75-a749a8395603", "role": "Application EWS.AccessAsApp",
+            "scope_type": "scope", "scope": "MSE-933cd1fb-b19e-593d-bb75-a749a8395603"}]
 other_assignments:
   description: Other role assignments of the app for the same role, which the module leaves alone (grants add up).
   returned: when the tenant was read
@@ -182,11 +221,12 @@ other_assignments:
   elements: dict
   sample: []
 verification:
-  description: One row per mailbox of O(verify_in_scope) and O(verify_out_of_scope).
+  description: One row per mailbox of O(verify_in_scope) and O(verify_out_of_scope) and role of O(roles).
   returned: when verification ran
   type: list
   elements: dict
-  sample: [{"mailbox": "alex.wilber@contoso.com", "expected_in_scope": true, "in_scope": true, "ok": true}]
+  sample: [{"mailbox": "alex.wilber@contoso.com", "role": "Application EWS.AccessAsApp", "expected_in_scope": true,
+            "in_scope": true, "ok": true}]
 requests:
   description: What the run cost against the tenant's throttling budget.
   returned: always
@@ -196,6 +236,8 @@ requests:
 '''
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_app_rbac import (
+    DEFAULT_DISPLAY_NAME,
+    DEFAULT_ROLE,
     RbacPlan,
     VerificationFailed,
     Wanted,
@@ -205,6 +247,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_app_r
     verify,
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_writes import Progress
 
 # What a refused cmdlet's message asks for (ExoModule's role_hint).
 RBAC_ROLES = ("the Entra role 'Exchange Administrator' and, in Exchange, the 'Role Management' role (part of "
@@ -213,8 +256,8 @@ RBAC_ROLES = ("the Entra role 'Exchange Administrator' and, in Exchange, the 'Ro
 ARGUMENT_SPEC = dict(
     app_id=dict(type="str", required=True),
     service_principal_object_id=dict(type="str"),
-    display_name=dict(type="str", default="Mimecast Synchronization Engine"),
-    role=dict(type="str", default="Application EWS.AccessAsApp"),
+    display_name=dict(type="str", default=DEFAULT_DISPLAY_NAME),
+    roles=dict(type="list", elements="str", default=[DEFAULT_ROLE], aliases=["role"]),
     recipient_filter=dict(type="str"),
     scope_name=dict(type="str"),
     admin_unit=dict(type="str"),
@@ -231,69 +274,78 @@ class AccessRun:
     def __init__(self, module, wanted):
         self.module = module
         self.wanted = wanted
-        self.actions = []
-        self.result = {"changed": False, "actions": self.actions}
+        self.progress = Progress()
+        self.result = {"changed": False, "actions": self.progress.actions}
         self.before = self.after = None
+
+    def partial_result(self):
+        """What a failed run reports: the writes confirmed, and changed=true once one may have landed."""
+        return dict(self.result, changed=self.progress.changed)
 
     def run(self):
         """The whole run; returns the result."""
         client = self.module.connect()
         params = self.module.params
         samples = list(params["verify_in_scope"]) + list(params["verify_out_of_scope"])
-        plan = RbacPlan(client, self.wanted, params["state"]).build(samples if params["state"] == "present" else ())
-        self.before = self.snapshot(plan.pointer, plan.assignment, plan.scope)
+        plan = RbacPlan(client, self.wanted).build(samples if params["state"] == "present" else ())
+        self.before = self.snapshot(plan.pointer, plan.our_records, plan.scope)
         for warning in plan.warnings:
             self.module.warn(warning)
         self.result["other_assignments"] = [summarize_assignment(record) for record in plan.others]
         if self.module.check_mode:
-            self.actions.extend(step.what for step in plan.steps)
+            self.progress.actions.extend(step.what for step in plan.steps)
             pointer = plan.pointer
         else:
-            pointer = apply_steps(client, plan, self.actions)
-        self.result["changed"] = bool(plan.steps)
+            pointer = apply_steps(client, plan, self.progress)
+        self.result["changed"] = self.progress.changed
         self.describe_after(plan, pointer)
         if params["state"] == "present" and samples:
             self.verify(client, plan, pointer)
         self.result["requests"] = self.module.requests_made()
         return self.result
 
-    def snapshot(self, pointer, assignment, scope):
-        """Pointer, scope and assignment as the diff shows them."""
+    @staticmethod
+    def snapshot(pointer, assignments, scope):
+        """Pointer, scope and assignments as the diff shows them."""
         return {"service_principal": summarize_pointer(pointer),
-                "assignment": summarize_assignment(assignment) if assignment else None,
+                "assignments": sorted((summarize_assignment(record) for record in assignments), key=lambda item: item["name"]),
                 "scope": {"name": scope.get("Name"), "recipient_filter": scope.get("RecipientFilter")} if scope else None}
 
     def describe_after(self, plan, pointer):
         """What the tenant holds after the run (or would, in check mode)."""
-        wanted, present = self.wanted, self.module.params["state"] == "present"
+        wanted, present = self.wanted, self.wanted.state == "present"
         done = {step.cmdlet for step in plan.steps}
         if not present and "Remove-ServicePrincipal" in done:
             pointer = None
-        assignment = None
+        assignments = []
         if present:
             scope_type, scope_value = wanted.scope_key
-            assignment = {"name": wanted.assignment_name, "role": wanted.role, "scope_type": scope_type,
-                          "scope": {"scope": wanted.scope_name, "admin_unit": scope_value,
-                                    "organization": "Organization"}[scope_type]}
+            scope = {"scope": wanted.scope_name, "admin_unit": scope_value, "organization": "Organization"}[scope_type]
+            for role in wanted.roles:
+                kept = plan.kept.get(role.lower())
+                name = kept.get("Name") if kept else next(step.parameters["Name"] for step in plan.steps
+                                                          if step.cmdlet == "New-ManagementRoleAssignment"
+                                                          and step.parameters["Role"] == role)
+                assignments.append({"name": name, "role": role, "scope_type": scope_type, "scope": scope})
         scope = plan.scope
         if present and wanted.recipient_filter:
             scope = {"Name": wanted.scope_name, "RecipientFilter": wanted.recipient_filter}
         elif "Remove-ManagementScope" in done:
             scope = None
-        self.after = self.snapshot(pointer, None, scope)
-        self.after["assignment"] = assignment
+        self.after = self.snapshot(pointer, [], scope)
+        self.after["assignments"] = sorted(assignments, key=lambda item: item["name"])
         if pointer is None and present:
             self.after["service_principal"] = {"app_id": wanted.app_id, "identity": None, "display_name": wanted.display_name}
-        self.result.update(service_principal=self.after["service_principal"], assignment=assignment)
+        self.result.update(service_principal=self.after["service_principal"], assignments=assignments)
 
     def verify(self, client, plan, pointer):
         """Test-ServicePrincipalAuthorization for the sample mailboxes (skipped while nothing is assigned yet)."""
         params = self.module.params
         if self.module.check_mode and plan.steps:
-            self.module.warn("verification skipped in check mode: the role assignment does not exist yet.")
+            self.module.warn("verification skipped in check mode: the role assignments are not in place yet.")
             return
         try:
-            self.result["verification"] = verify(client, pointer, self.wanted.role, params["verify_in_scope"],
+            self.result["verification"] = verify(client, pointer, self.wanted.roles, params["verify_in_scope"],
                                                  params["verify_out_of_scope"])
         except VerificationFailed as exc:
             self.result["verification_failed"] = str(exc)
@@ -311,7 +363,7 @@ def run_module():
     params = module.params
     wanted = module.run_guarded(lambda: Wanted(params))
     run = AccessRun(module, wanted)
-    result = module.run_guarded(run.run, partial_result=lambda: dict(run.result))
+    result = module.run_guarded(run.run, partial_result=run.partial_result)
     if module._diff:
         result["diff"] = run.diff()
     module.exit_json(**result)

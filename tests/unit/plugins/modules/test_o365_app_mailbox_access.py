@@ -54,7 +54,7 @@ def test_converges_verifies_and_second_run_changes_nothing(exo, capsys, mode):
     assert not result.get("failed"), result["msg"]
     assert result["changed"] and len(result["actions"]) == 3
     assert [row["ok"] for row in result["verification"]] == [True, True]
-    assert result["diff"]["before"] == {"service_principal": None, "scope": None, "assignment": None}
+    assert result["diff"]["before"] == {"service_principal": None, "scope": None, "assignments": []}
     mse = org(exo)["entra_service_principals"]["mse"]["app_id"]
     pointer = next(sp for sp in org(exo)["service_principals"] if sp["AppId"] == mse)
     assert result["service_principal"]["identity"] == pointer[mode]
@@ -83,7 +83,7 @@ def test_absent_removes_only_what_it_owns(exo, capsys):
     gone = rbac(exo, capsys, state="absent", diff=True)
     assert not gone.get("failed") and gone["changed"], gone
     assert [action.split()[0] for action in gone["actions"]] == ["remove", "remove", "remove"]
-    assert gone["diff"]["after"] == {"service_principal": None, "scope": None, "assignment": None}
+    assert gone["diff"]["after"] == {"service_principal": None, "scope": None, "assignments": []}
     assert backup_objects(exo) == others
     mse = org(exo)["entra_service_principals"]["mse"]["app_id"]
     assert not [sp for sp in org(exo)["service_principals"] if sp["AppId"] == mse]
@@ -97,7 +97,7 @@ def test_switching_to_an_admin_unit_replaces_the_assignment(exo, capsys):
     made = rbac(exo, capsys, recipient_filter="Department -eq 'Finance'")
     assert not made.get("failed"), made["msg"]
     result = rbac(exo, capsys, admin_unit=unit, verify_in_scope=[sales], verify_out_of_scope=[finance])
-    assert not result.get("failed") and result["assignment"]["scope_type"] == "admin_unit", result
+    assert not result.get("failed") and [item["scope_type"] for item in result["assignments"]] == ["admin_unit"], result
     mine = [item for item in org(exo)["assignments"] if item["Role"] == ROLE and not item["Name"].startswith("Contoso")]
     assert len(mine) == 1 and mine[0]["CustomRecipientWriteScope"] == unit
 
