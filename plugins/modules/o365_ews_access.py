@@ -187,16 +187,19 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_m
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_policy import (
     PROPAGATION_WARNING,
     EwsPolicyError,
-    apply_policy,
+    PolicyWriter,
     check_app_ids,
     desired_policy,
     effective_access,
+    narrowing_error,
     policy_warnings,
     read_policy,
+    tenant_lock,
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import limited
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import JMESPATH_IMPORT_ERROR, check_selection
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_writes import Progress
 
 SELECTION_OPTIONS = ("mailboxes", "recipient_type_details", "filter", "query")
 # What a refused cmdlet's message asks for (ExoModule's role_hint).
@@ -205,6 +208,8 @@ ORG_ROLES = ("the Entra role 'Exchange Administrator' (it brings the Exchange ro
 ARGUMENT_SPEC = dict(
     app_ids=dict(type="list", elements="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
+    restrict_to_listed_apps=dict(type="bool", default=False),
+    recheck_delay=dict(type="float", default=10.0),
     check_mailboxes=dict(type="bool", default=False),
     fix_mailboxes=dict(type="bool", default=False),
     mailboxes=dict(type="list", elements="str"),
@@ -231,6 +236,8 @@ def check_params(params):
     check_selection(params)
     if params["report_limit"] < 0:
         raise EwsPolicyError("report_limit must be 0 or more")
+    if not 0 <= params["recheck_delay"] <= 600:
+        raise EwsPolicyError("recheck_delay must be 0 to 600 seconds, not %s." % params["recheck_delay"])
     return app_ids
 
 
@@ -242,8 +249,13 @@ class EwsAccessRun:
         self.params = module.params
         self.app_ids = app_ids
         self.client = None
-        self.result = {"changed": False}
+        self.progress = Progress()
+        self.result = {"changed": False, "actions": self.progress.actions}
         self.mailbox_diff = None
+
+    def partial_result(self):
+        """What a failed run reports: the writes confirmed, and changed=true once one may have landed."""
+        return dict(self.result, changed=self.result["changed"] or self.progress.changed)
 
     def run(self):
         """Connect, converge the policy, check or fix mailboxes; returns the result."""
@@ -259,11 +271,24 @@ class EwsAccessRun:
         return self.result
 
     def converge_policy(self):
-        """Read, compute, write (unless check mode), read back."""
+        """Read, compute, and unless in check mode write under the tenant lock (see PolicyWriter)."""
         before = read_policy(self.client)
         desired = desired_policy(before, self.app_ids, self.params["state"])
         changed = desired != before
-        after = desired if self.module.check_mode or not changed else apply_policy(self.client, before, desired)
+        problem = narrowing_error(before, desired) if changed else None
+        if problem and not self.params["restrict_to_listed_apps"]:
+            raise EwsPolicyError(problem)
+        after = desired
+        if changed and not self.module.check_mode:
+            writer = PolicyWriter(self.client, self.app_ids, self.params["state"], self.progress,
+                                  recheck_seconds=self.params["recheck_delay"])
+            try:
+                with tenant_lock(self.client.tenant_id):
+                    after = writer.write(before, self.params["restrict_to_listed_apps"])
+            finally:
+                for warning in writer.warnings:
+                    self.module.warn(warning)
+            changed = self.progress.changed
         self.result.update(changed=changed, policy_before=before.as_dict(), policy=after.as_dict(),
                            apps=effective_access(after, self.app_ids))
         if changed:
@@ -319,7 +344,7 @@ def run_module():
         module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
     app_ids = module.run_guarded(lambda: check_params(module.params))
     run = EwsAccessRun(module, app_ids)
-    result = module.run_guarded(run.run, partial_result=lambda: dict(run.result))
+    result = module.run_guarded(run.run, partial_result=run.partial_result)
     if module._diff:
         result["diff"] = run.diff()
     if result.get("mailboxes", {}).get("failed"):
