@@ -14,9 +14,23 @@ description:
     Services, as a current Mimecast Synchronization Engine that signs in with OAuth needs.
   - With O(state=present), sets C(EwsEnabled) to true and adds the app IDs to C(EwsAllowedAppIDs); entries of other apps
     stay as they are. With O(state=absent), removes only these app IDs from the list and never changes C(EwsEnabled).
-  - C(EwsAllowedAppIDs) is a comma-separated string that replaces the whole list when set, so the module reads the
-    current list (C(Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy)), computes the full new list and writes
-    it in one C(Set-OrganizationConfig) call together with C(EwsEnabled), then reads it back.
+  - C(EwsAllowedAppIDs) is a comma-separated string that replaces the whole list when set, and other apps and admins
+    write it too. The module reads the list (C(Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy); as one string
+    or as array elements that may hold comma-joined IDs) and compares it as a set of GUIDs. To change it, it reads the
+    list again just before C(Set-OrganizationConfig), writes the full new list with C(EwsEnabled), and reads it back,
+    checking its own entries and C(EwsEnabled) (not equality: another writer may have added theirs). After
+    O(recheck_delay) it checks once more, because an update lost to a concurrent writer shows only then, and fails
+    naming it. Entries of other apps that disappear between its reads are named in a warning.
+  - Runs on one control node take a lock per tenant (a 0600 file in the temporary directory). Runs from several control
+    nodes, AWX jobs and other tools that write C(EwsAllowedAppIDs) must be serialised by you, for example one AWX job
+    template with concurrent jobs disabled, or C(throttle: 1) and C(run_once) in one play.
+  - Never narrows EWS silently. With C(EwsEnabled) not configured, or true with an empty list, every app may use EWS;
+    turning that into "only the listed apps" fails before any change unless O(restrict_to_listed_apps) confirms it. An
+    app that the policy blocks gets HTTP 403 with C(X-EWS-Policy-Reason) V(EWS is blocked by policy for this user or
+    tenant) (not in the list, or refused by a user-agent list), or V(EWS is disabled for this user or tenant)
+    (C(EwsEnabled) false for the organisation or the mailbox).
+  - An ambiguous answer to a write (a dropped connection, a re-sent request, a warning) is settled by reading back.
+    RV(changed) is true as soon as a write may have been applied, also in a failed result.
   - Exchange Online can take up to 24 hours to apply a change; the module warns when it made one.
   - Optionally lists the mailboxes in scope whose own C(EwsEnabled) (C(Get-CASMailbox)) is false, which stay closed to
     EWS whatever the organisation allows, and with O(fix_mailboxes) turns it on (C(Set-CASMailbox -EwsEnabled $true)).
@@ -61,6 +75,19 @@ options:
     type: str
     default: present
     choices: [present, absent]
+  restrict_to_listed_apps:
+    description:
+      - Confirms that the policy may go from "every app may use EWS" (C(EwsEnabled) not configured, or true with an empty
+        list) to "only the apps in C(EwsAllowedAppIDs)". Without it, that change fails before anything is written, naming
+        the consequence. List every app that still needs EWS in O(app_ids) first.
+    type: bool
+    default: false
+  recheck_delay:
+    description:
+      - Seconds to wait after a write before checking the list once more for an update lost to a concurrent writer.
+        V(0) skips that check. At most 600.
+    type: float
+    default: 10
   check_mailboxes:
     description:
       - Also report the mailboxes in scope whose own C(EwsEnabled) is false.
@@ -146,6 +173,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+actions:
+  description: The writes made and confirmed (also in a failed result).
+  returned: always
+  type: list
+  elements: str
+  sample: ["Set-OrganizationConfig EwsAllowedAppIDs=c4e0403c-7f83-5f8c-a789-3e79d99b1da2,933cd1fb-b19e-593d-bb75-a749a8395603"]
 policy:
   description: The EWS policy after the run (in check mode, what it would be).
   returned: when the policy was read
@@ -155,7 +188,7 @@ policy_before:
   description: The EWS policy as read before any change.
   returned: when the policy was read
   type: dict
-  sample: {"ews_enabled": null, "ews_allowed_app_ids": ["c4e0403c-7f83-5f8c-a789-3e79d99b1da2"]}
+  sample: {"ews_enabled": true, "ews_allowed_app_ids": ["c4e0403c-7f83-5f8c-a789-3e79d99b1da2"]}
 apps:
   description:
     - For each app ID in O(app_ids), whether the policy lets it use EWS; V(null) when C(EwsEnabled) is not configured.

@@ -198,3 +198,13 @@ def test_a_refused_write_reports_nothing_changed(exo, capsys):
     result = ews(exo, capsys, app_ids=[mse])
     assert result.get("failed") and not result["changed"] and "not applied" in result["msg"], result
     assert org(exo) == before
+
+
+def test_a_mailbox_write_answered_ambiguously_is_read_back(exo, capsys):
+    mse = entra(exo, "mse")["app_id"]
+    blocked = org(exo)["mailboxes_ews_disabled"][0]
+    exo.control.add_faults({"kind": "status", "status": 503, "where": "sub", "cmdlet": "Set-CASMailbox", "count": 1,
+                            "after": True})
+    result = ews(exo, capsys, app_ids=[mse], fix_mailboxes=True, mailboxes=[blocked])
+    assert not result.get("failed") and result["mailboxes"]["fixed"] == [blocked], result
+    assert exo.control.stats()["by_cmdlet"]["Get-CASMailbox"] == 2  # the check, then the read-back
