@@ -169,11 +169,11 @@ def test_two_mse_apps_with_one_display_name_never_take_each_others_assignment(ex
     org(exo, role_assignee_shape=shape, add_pointers=[{"app_key": "mse2"}],
         add_assignments=[{"name": "MSE EWS", "role": ROLE, "app_key": "mse2"}])
     theirs = [item for item in org(exo)["assignments"] if item["Name"] == "MSE EWS"]
+    own = rbac(exo, capsys, recipient_filter=SALES)
+    assert not own.get("failed") and own["changed"] and own["other_assignments"] == [], own
     taken = rbac(exo, capsys, assignment_name="MSE EWS", recipient_filter=SALES)
     assert taken.get("failed") and "not this module's" in taken["msg"], taken
     assert [item for item in org(exo)["assignments"] if item["Name"] == "MSE EWS"] == theirs
-    own = rbac(exo, capsys, recipient_filter=SALES)
-    assert not own.get("failed") and own["changed"] and own["other_assignments"] == [], own
     again = rbac(exo, capsys, recipient_filter=SALES)
     assert not again.get("failed") and not again["changed"], again
     gone = rbac(exo, capsys, state="absent")
