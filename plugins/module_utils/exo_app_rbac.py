@@ -248,14 +248,14 @@ class RbacReader:
             return None
         return records[0] if records else None
 
-    def pointers(self):
-        """Every pointer of the tenant."""
-        return [record for record in self.client.invoke("Get-ServicePrincipal", {}).value if isinstance(record, dict)]
-
     def pointer(self, app_id):
-        """The app's pointer, matched by AppId among all (a pointer's -Identity may be a shared display name)."""
-        for record in self.pointers():
-            if canonical_guid(record.get("AppId")) == app_id:
+        """The app's pointer, or None.
+
+        ``Get-ServicePrincipal -Identity <app id>`` answers the one pointer, or every pointer when
+        none matches (documented); either way the complete answer is matched by AppId.
+        """
+        for record in self.client.invoke("Get-ServicePrincipal", {"Identity": app_id}).value:
+            if isinstance(record, dict) and canonical_guid(record.get("AppId")) == app_id:
                 return record
         return None
 
