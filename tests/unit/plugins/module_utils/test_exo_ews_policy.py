@@ -1,6 +1,10 @@
 """The EWS allow list arithmetic: only our entries change, the list is written whole, read back."""
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
+
 import pytest
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import CmdletResult
@@ -15,6 +19,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_p
     policy_warnings,
     read_policy,
     set_parameters,
+    tenant_lock,
     vanished,
 )
 
@@ -110,3 +115,30 @@ def test_warnings_name_what_the_change_means():
     assert any("every app may use EWS again" in w
                for w in policy_warnings(EwsPolicy(True, [OURS]), EwsPolicy(True, []), [OURS]))
     assert policy_warnings(EwsPolicy(True, [OTHER]), EwsPolicy(True, [OTHER, OURS]), [OURS]) == []
+
+
+def test_the_tenant_lock_serialises_runs_and_is_a_private_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with tenant_lock("00000000-0000-0000-0000-0000000000aa") as path:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        with pytest.raises(EwsPolicyError, match="another run on this control node"):
+            with tenant_lock("00000000-0000-0000-0000-0000000000AA", wait=0.2, sleep=lambda _seconds: None):
+                pass
+        with tenant_lock("00000000-0000-0000-0000-0000000000bb", wait=0.2):
+            pass  # another tenant is not held up
+    with tenant_lock("00000000-0000-0000-0000-0000000000aa", wait=0.2):
+        pass  # released
+
+
+def test_the_tenant_lock_refuses_a_planted_symlink(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with tenant_lock("00000000-0000-0000-0000-0000000000cc") as path:
+        pass
+    os.remove(path)
+    target = tmp_path / "victim"
+    target.write_text("keep")
+    os.symlink(str(target), path)
+    with pytest.raises(EwsPolicyError, match="symlink"):
+        with tenant_lock("00000000-0000-0000-0000-0000000000cc", wait=0.2):
+            pass
+    assert target.read_text() == "keep"
