@@ -105,7 +105,7 @@ options:
   scope_name:
     description:
       - Name of the management scope for O(recipient_filter). Defaults to C(MSE-<app_id>). A scope of that name that
-        another role assignment uses is never changed: choose a name of this app's own.
+        another role assignment uses is never changed; choose a name of this app's own.
     type: str
   admin_unit:
     description:

@@ -18,7 +18,7 @@ description:
     write it too. The module reads the list (C(Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy); as one string
     or as array elements that may hold comma-joined IDs) and compares it as a set of GUIDs. To change it, it reads the
     list again just before C(Set-OrganizationConfig), writes the full new list with C(EwsEnabled), and reads it back,
-    checking its own entries and C(EwsEnabled) (not equality: another writer may have added theirs). After
+    checking its own entries and C(EwsEnabled) (not equality, since another writer may have added theirs). After
     O(recheck_delay) it checks once more, because an update lost to a concurrent writer shows only then, and fails
     naming it. Entries of other apps that disappear between its reads are named in a warning.
   - Runs on one control node take a lock per tenant (a 0600 file in the temporary directory). Runs from several control

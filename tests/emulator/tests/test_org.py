@@ -158,7 +158,7 @@ def test_seeded_other_app_has_a_scope_and_two_assignments(exo, exo_client):
     backup = org(exo)["entra_service_principals"]["backup"]
     scopes = exo_client.call("Get-ManagementScope")["value"]
     assert [(s["Name"], s["RecipientFilter"]) for s in scopes] == [("Backup mailboxes", "Department -eq 'Finance'"),
-                                                                    ("Helpdesk recipients", "Department -eq 'Support'")]
+                                                                   ("Helpdesk recipients", "Department -eq 'Support'")]
     rows = exo_client.call("Get-ManagementRoleAssignment", {"Role": ROLE})["value"]
     assert [(r["Name"], r["RoleAssignee"], r["CustomResourceScope"]) for r in rows] == \
         [("Contoso Backup EWS", backup["object_id"], "Backup mailboxes")]

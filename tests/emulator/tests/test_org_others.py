@@ -156,13 +156,11 @@ def test_add_scopes_and_assignments_of_others(exo, exo_client):
     state = org(exo, add_pointers=[{"app_key": "mse2"}],
                 add_scopes=[{"name": "Berlin", "filter": "Department -eq 'Sales'"},
                             {"name": "VIP", "filter": "Department -eq 'HR'", "exclusive": True}],
-                add_assignments=[
-                    {"name": "MSE Berlin EWS", "role": ROLE, "app_key": "mse2", "scope": "Berlin"},
-                    {"name": "VIP admins", "role": "Mail Recipients", "role_group": "VIP Desk",
-                     "exclusive_write_scope": "VIP"},
-                    {"name": "Sales admins", "role": "Mail Recipients", "role_group": "Sales Desk",
-                     "write_scope": "Berlin"},
-                ])
+                add_assignments=[{"name": "MSE Berlin EWS", "role": ROLE, "app_key": "mse2", "scope": "Berlin"},
+                                 {"name": "VIP admins", "role": "Mail Recipients", "role_group": "VIP Desk",
+                                  "exclusive_write_scope": "VIP"},
+                                 {"name": "Sales admins", "role": "Mail Recipients", "role_group": "Sales Desk",
+                                  "write_scope": "Berlin"}])
     mse2 = state["entra_service_principals"]["mse2"]
     rows = {row["Name"]: row for row in exo_client.list_all("Get-ManagementRoleAssignment")[0]}
     app = rows["MSE Berlin EWS"]

@@ -7,7 +7,6 @@ import tempfile
 
 import pytest
 
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import CmdletResult
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_policy import (
     EwsPolicy,
     EwsPolicyError,
