@@ -16,7 +16,6 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_p
     narrowing_error,
     parse_allow_list,
     policy_warnings,
-    read_policy,
     set_parameters,
     tenant_lock,
     vanished,
