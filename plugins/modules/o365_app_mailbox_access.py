@@ -34,7 +34,7 @@ description:
     other of its two names) before the old one is removed; the app never loses access in between.
   - The recipient filter is checked by Exchange (C(Get-Recipient -RecipientPreviewFilter)) before the first write.
     An ambiguous answer to a write (a dropped connection, a re-sent request, "already exists" or "not found" after a
-    retry, a warning) is settled by reading the object back. RV(changed) is true as soon as a write may have been
+    retry, a warning) is settled by reading the object back. The result's C(changed) is true as soon as a write may have been
     applied, also when a later step fails, and RV(actions) lists the writes made.
   - C(-App) is documented as taking the pointer's ObjectId in one place and its ServiceId in another, so the module
     looks the pointer up with C(Get-ServicePrincipal) and passes the GUID Exchange returns (ServiceId, else ObjectId).

@@ -23,14 +23,14 @@ description:
     naming it. Entries of other apps that disappear between its reads are named in a warning.
   - Runs on one control node take a lock per tenant (a 0600 file in the temporary directory). Runs from several control
     nodes, AWX jobs and other tools that write C(EwsAllowedAppIDs) must be serialised by you, for example one AWX job
-    template with concurrent jobs disabled, or C(throttle: 1) and C(run_once) in one play.
+    template with concurrent jobs disabled, or one play with C(run_once) per tenant.
   - Never narrows EWS silently. With C(EwsEnabled) not configured, or true with an empty list, every app may use EWS;
     turning that into "only the listed apps" fails before any change unless O(restrict_to_listed_apps) confirms it. An
     app that the policy blocks gets HTTP 403 with C(X-EWS-Policy-Reason) V(EWS is blocked by policy for this user or
     tenant) (not in the list, or refused by a user-agent list), or V(EWS is disabled for this user or tenant)
     (C(EwsEnabled) false for the organisation or the mailbox).
   - An ambiguous answer to a write (a dropped connection, a re-sent request, a warning) is settled by reading back.
-    RV(changed) is true as soon as a write may have been applied, also in a failed result.
+    The result's C(changed) is true as soon as a write may have been applied, also in a failed result.
   - Exchange Online can take up to 24 hours to apply a change; the module warns when it made one.
   - Optionally lists the mailboxes in scope whose own C(EwsEnabled) (C(Get-CASMailbox)) is false, which stay closed to
     EWS whatever the organisation allows, and with O(fix_mailboxes) turns it on (C(Set-CASMailbox -EwsEnabled $true)).
