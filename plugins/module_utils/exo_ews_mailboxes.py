@@ -18,8 +18,9 @@ Fixing is ``Set-CASMailbox -Identity <guid> -EwsEnabled $true`` per blocked mail
 
 from __future__ import annotations
 
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import CmdletResult, ExoError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner, Call
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_writes import ambiguity
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
     MAX_LISTING_RESTARTS,
     Scope,
@@ -115,13 +116,9 @@ def enable_ews(client, mailboxes, max_concurrency):
         if isinstance(outcome, ExoError) and (outcome.fatal or outcome.kind == "unavailable"):
             failed.append({"mailbox": mailbox.address, "reason": "Set-CASMailbox failed: %s" % outcome})
             return
-        if isinstance(outcome, Exception):
-            doubt = "it failed: %s" % outcome
-        elif outcome.warnings:
-            doubt = "it answered with a warning: %s" % "; ".join(outcome.warnings)[:300]
-        elif call.attempts > 1:
-            doubt = "it was sent %d times" % call.attempts
-        else:
+        doubt = ambiguity(outcome if isinstance(outcome, (ExoError, CmdletResult)) else ExoError(str(outcome)),
+                          sends=call.attempts)
+        if doubt is None:
             fixed.append(mailbox)
             return
         runner.submit(Call("Get-CASMailbox", {"Identity": mailbox.identity}, read_back, context=(mailbox, doubt)))

@@ -24,6 +24,7 @@ import time
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import Call
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_writes import ambiguity
 
 FULL_ACCESS = "FullAccess"
 
@@ -218,15 +219,7 @@ class GrantEngine:
     @staticmethod
     def _ambiguous(call, outcome):
         """What makes a write's answer unconvincing, or None when it confirms the change."""
-        if isinstance(outcome, ExoError):
-            return outcome.message
-        if outcome.warnings:
-            return "it answered with a warning: %s" % "; ".join(outcome.warnings)[:300]
-        if outcome.value is None:
-            return "it answered without a result"
-        if call.attempts > 1:
-            return "it was sent %d times" % call.attempts
-        return None
+        return ambiguity(outcome, sends=call.attempts)
 
     def _after_write(self, call, outcome, resubmit, confirmed):
         """Settle a write: retry not-found, confirm a clean answer, verify anything else."""

@@ -41,14 +41,21 @@ class Progress:
         return bool(self.actions) or self.uncertain
 
 
-def ambiguity(answer):
-    """Why a successful answer to a write does not confirm it, or None when it does."""
+def ambiguity(answer, sends=None):
+    """Why an answer to a write does not confirm it, or None when it does.
+
+    ``answer`` is a CmdletResult or an ExoError; ``sends`` is how often the write went out
+    (by default the answer's own count: a batched call's runner counts them instead).
+    """
+    if isinstance(answer, ExoError):
+        return "it failed: %s" % answer.message
     if answer.warnings:
         return "it answered with a warning: %s" % "; ".join(answer.warnings)[:300]
     if answer.value is None:
         return "it answered without a result"
-    if answer.sends > 1:
-        return "it was sent %d times" % answer.sends
+    sends = answer.sends if sends is None else sends
+    if sends > 1:
+        return "it was sent %d times" % sends
     return None
 
 
@@ -62,11 +69,12 @@ def settled_write(client, cmdlet, parameters, in_effect, what, progress):
     """
     try:
         answer = client.invoke(cmdlet, parameters)
-        doubt = ambiguity(answer)
     except ExoError as exc:
         if exc.fatal:
             raise
-        answer, doubt = None, "it failed: %s" % exc.message
+        answer = exc
+    doubt = ambiguity(answer)
+    answer = None if isinstance(answer, ExoError) else answer
     if doubt is None:
         progress.actions.append(what)
         return answer
