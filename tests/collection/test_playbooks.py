@@ -88,4 +88,4 @@ def test_ews_app_access_converges_the_seeded_tenant_and_decommissions(tmp_path, 
     gone = run_ews_app_access(tmp_path, exo, mse_access_state="absent", **common)
     assert gone.returncode == 0, gone.stdout + gone.stderr
     state = org(exo)
-    assert mse["app_id"] not in state["ews_allowed_app_ids"] and len(state["assignments"]) == assignments_seeded == 3
+    assert mse["app_id"] not in state["ews_allowed_app_ids"] and len(state["assignments"]) == assignments_seeded == 4
