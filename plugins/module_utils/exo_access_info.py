@@ -192,7 +192,7 @@ class RbacListing:
         return row
 
 
-def test_authorization(client, pointer, mailboxes):
+def authorization_tests_for(client, pointer, mailboxes):
     """Test-ServicePrincipalAuthorization for each mailbox: one row per role the app holds."""
     rows = []
     for mailbox in mailboxes:

@@ -101,7 +101,7 @@ options:
       - A Microsoft Graph access token (scope C(https://graph.microsoft.com/.default) or the national cloud's) of an app
         that holds the Microsoft Graph application permission C(Application.Read.All), the least privilege Microsoft names
         for listing service principals and their app role assignments.
-      - Without it, the Entra permissions are not read and RV(apps.<app>.verdicts.app_tenant_wide) is V(unknown).
+      - Without it, the Entra permissions are not read and the C(app_tenant_wide) verdict is V(unknown).
       - Sent only to O(graph_url), never across a redirect.
     type: str
   graph_url:
@@ -261,7 +261,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_acces
     fullaccess_verdict,
     graph_endpoint,
     read_ews_policy,
-    test_authorization,
+    authorization_tests_for,
     today,
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_mailboxes import find_blocked, select_mailboxes
@@ -393,10 +393,10 @@ class AccessInfoRun:
         tested = [name.strip() for name in self.params["test_mailboxes"]]
         app = {"ews": ews_for_app(policy, app_id), "service_principal": rbac["service_principal"],
                "assignments": rbac["assignments"],
-               "authorization_tests": test_authorization(client, pointer, tested) if pointer is not None else [],
+               "authorization_tests": authorization_tests_for(client, pointer, tested) if pointer is not None else [],
                "tested_mailboxes": tested if pointer is not None else []}
         if self.graph is not None:
-            entra = dict(self.graph.permissions(app_id), read=True)
+            entra = dict({"read": True}, **self.graph.permissions(app_id))
             flag_moot(entra, app["assignments"])
         else:
             entra = {"read": False, "service_principal_id": None, "permissions": []}

@@ -40,6 +40,8 @@ RESOURCES = {
 # Permissions that let a caller read service principals and their app role assignments.
 READ_PERMISSIONS = ("Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All")
 DEFAULT_PAGE_SIZE = 100
+# Misbehaviours a test can ask for (POST /_emulator/graph {"fault": ...}); each applies to the next answers until cleared.
+FAULTS = ("redirect", "foreign_next_link", "value_not_list", "throttle_once")
 FILTER_RE = re.compile(r"^\s*appId\s+eq\s+'([0-9a-fA-F-]{36})'\s*$")
 
 
@@ -76,6 +78,7 @@ class GraphState:
     def __init__(self, engine):
         tenant = self.tenant = engine.tenant
         self.page_size = DEFAULT_PAGE_SIZE
+        self.fault = None
         self.principals = {}
         self.resources = {}
         for key, (app_id, name, permissions) in RESOURCES.items():
@@ -122,7 +125,7 @@ class GraphState:
     def configure(self, body):
         """POST /_emulator/graph: {"permissions": {app id or org.py key: {"exchange": [...], "graph": [...]}},
         "page_size": n}."""
-        unknown = sorted(set(body) - {"permissions", "page_size"})
+        unknown = sorted(set(body) - {"permissions", "page_size", "fault"})
         if unknown:
             raise ValueError("unknown graph keys: %s" % ", ".join(unknown))
         if "page_size" in body:
@@ -130,6 +133,10 @@ class GraphState:
             if not 1 <= size <= 999:
                 raise ValueError("page_size must be 1 to 999")
             self.page_size = size
+        if "fault" in body:
+            if body["fault"] is not None and body["fault"] not in FAULTS:
+                raise ValueError("fault must be null or one of %s" % ", ".join(FAULTS))
+            self.fault = body["fault"]
         entra = {key: sp.app_id for key, sp in self._entra().items()}
         for app, held in (body.get("permissions") or {}).items():
             app_id = entra.get(app, str(app)).lower()
@@ -151,7 +158,7 @@ class GraphState:
 
     def describe(self):
         """GET /_emulator/graph."""
-        return {"page_size": self.page_size,
+        return {"page_size": self.page_size, "fault": self.fault,
                 "resources": {key: {"app_id": p.app_id, "object_id": p.object_id, "display_name": p.display_name}
                               for key, p in self.resources.items()},
                 "permissions": {app_id: sorted("%s:%s" % grant for grant in grants)
@@ -198,7 +205,21 @@ class GraphEndpoint:
 
     def answer(self, method, headers, path, query):
         """(status, headers, body) for one Graph request."""
+        graph = state(self.engine)
+        fault = graph.fault
+        if fault == "redirect":
+            # Where a redirect would take the token: the sink records what arrives.
+            self.engine.stats.outer("graph", 302)
+            return 302, {"Location": self.engine.targets["sink_https"] + path}, None
+        if fault == "throttle_once":
+            graph.fault = None
+            self.engine.stats.outer("graph", 429)
+            return 429, {"Retry-After": "0"}, _error(429, "TooManyRequests", "Too many requests.")[1]
         status, body = self._answer(method, headers, path, query)
+        if status == 200 and fault == "foreign_next_link" and isinstance(body, dict) and "value" in body:
+            body["@odata.nextLink"] = self.engine.targets["sink_https"] + path + "?$skiptoken=1"
+        if status == 200 and fault == "value_not_list" and isinstance(body, dict) and "value" in body:
+            body["value"] = {"unexpected": True}
         self.engine.stats.outer("graph", status)
         return status, {"Cache-Control": "no-cache"}, body
 

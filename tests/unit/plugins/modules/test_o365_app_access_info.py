@@ -264,3 +264,30 @@ def test_unexpected_answer_shape_fails_clearly(exo, capsys):
     result = info(exo, capsys, check_mailboxes=False)
     assert result["failed"], result
     assert "Get-ServicePrincipal" in result["msg"] and "Traceback" not in json.dumps(result)
+
+
+@pytest.mark.parametrize("fault, text", [
+    ("redirect", "redirect"),
+    ("foreign_next_link", "not graph_url's host"),
+    ("value_not_list", "without a list of objects"),
+])
+def test_graph_token_goes_nowhere_else_and_odd_answers_fail(exo, capsys, fault, text):
+    mse, _backup = apps(exo)
+    org(exo, ews_enabled=True, ews_allowed_app_ids=[mse["app_id"]])
+    token = graph_token(exo)
+    exo.control.clear_sink()
+    graph(exo, fault=fault)
+    result = info(exo, capsys, check_mailboxes=False, graph_access_token=token, graph_url=exo.info["base_url"])
+    assert result["failed"] and text in result["msg"], result["msg"]
+    assert exo.control.sink_requests() == []
+    assert token not in json.dumps(result) and "Traceback" not in json.dumps(result)
+
+
+def test_graph_throttling_is_retried(exo, capsys):
+    mse, _backup = apps(exo)
+    org(exo, ews_enabled=True, ews_allowed_app_ids=[mse["app_id"]])
+    graph(exo, fault="throttle_once", permissions={"mse": {"exchange": ["full_access_as_app"]}})
+    result = info(exo, capsys, check_mailboxes=False, graph_access_token=graph_token(exo),
+                  graph_url=exo.info["base_url"])
+    assert not result.get("failed"), result["msg"]
+    assert [row["permission"] for row in result["apps"][mse["app_id"]]["entra"]["permissions"]] == ["full_access_as_app"]
