@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import time
 from urllib.parse import quote, urlsplit
 
@@ -228,6 +229,15 @@ def graph_endpoint(cloud, graph_url=None):
     return url
 
 
+def retry_wait(value):
+    """Seconds to wait before the next try: Retry-After when it is a finite number, within 0..GRAPH_MAX_WAIT."""
+    try:
+        wait = float(value)
+    except (TypeError, ValueError):
+        return 2.0
+    return min(max(wait, 0.0), GRAPH_MAX_WAIT) if math.isfinite(wait) else 2.0
+
+
 def _origin(url):
     parts = urlsplit(url)
     return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or 443
@@ -284,14 +294,7 @@ class GraphReader:
                 body = read_within(response, deadline)
             except requests.exceptions.RequestException:
                 return None, b"the answer was cut off", 2.0
-            wait = response.headers.get("Retry-After")
-            try:
-                wait = min(max(float(wait), 0.0), GRAPH_MAX_WAIT)
-            except (TypeError, ValueError):
-                wait = 2.0
-            if wait != wait:  # NaN
-                wait = 2.0
-            return response.status_code, body, wait
+            return response.status_code, body, retry_wait(response.headers.get("Retry-After"))
         finally:
             response.close()
 

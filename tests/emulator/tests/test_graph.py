@@ -51,8 +51,8 @@ def test_service_principal_by_app_id_and_permissions_resolved_through_app_roles(
 
 
 def test_unknown_app_is_an_empty_collection(exo):
-    answer = get(exo, "/v1.0/servicePrincipals", graph_token(exo), **{"$filter": "appId eq '%s'" % ("0" * 8 + "-0000" * 3
-                                                                                                   + "-" + "0" * 12)})
+    unknown = "00000000-0000-0000-0000-000000000000"
+    answer = get(exo, "/v1.0/servicePrincipals", graph_token(exo), **{"$filter": "appId eq '%s'" % unknown})
     assert answer.status_code == 200 and answer.json()["value"] == []
 
 

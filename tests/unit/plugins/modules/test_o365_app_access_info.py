@@ -58,9 +58,9 @@ def info(exo, capsys, check=False, **args):
 def scoped_grant(exo, capsys, recipient_filter="Department -eq 'Sales'"):
     """Give the MSE app a scoped EWS role with o365_app_mailbox_access."""
     mse, _backup = apps(exo)
-    result = run_module(o365_app_mailbox_access, dict(connection(exo), app_id=mse["app_id"],
-                                                       service_principal_object_id=mse["object_id"],
-                                                       recipient_filter=recipient_filter), capsys)
+    args = dict(connection(exo), app_id=mse["app_id"], service_principal_object_id=mse["object_id"],
+                recipient_filter=recipient_filter)
+    result = run_module(o365_app_mailbox_access, args, capsys)
     assert not result.get("failed"), result["msg"]
 
 
@@ -145,8 +145,8 @@ def test_entra_full_access_as_app_makes_the_scope_moot(exo, capsys):
     scoped_grant(exo, capsys)
     org(exo, ews_enabled=True, ews_allowed_app_ids=[mse["app_id"]])
     # Paged: one assignment per page.
-    graph(exo, page_size=1, permissions={"mse": {"exchange": ["full_access_as_app"], "graph": ["Mail.ReadWrite",
-                                                                                              "User.Read.All"]}})
+    held = {"exchange": ["full_access_as_app"], "graph": ["Mail.ReadWrite", "User.Read.All"]}
+    graph(exo, page_size=1, permissions={"mse": held})
     result = info(exo, capsys, check_mailboxes=False, graph_access_token=graph_token(exo),
                   graph_url=exo.info["base_url"])
     assert not result.get("failed"), result["msg"]
