@@ -137,7 +137,9 @@ options:
     default: 100
 notes:
   - The app that runs this module needs C(Exchange.ManageAsApp) and an Entra role that may read the organisation
-    configuration and role assignments, for example C(Global Reader) or C(Exchange Administrator).
+    configuration, role assignments and mailbox permissions. C(Exchange Administrator) covers every cmdlet used; a
+    read-only role such as C(Global Reader) should cover the C(Get-) cmdlets, but whether it may run
+    C(Test-ServicePrincipalAuthorization) is not verified.
   - Mimecast does not publish which path a given MSE uses; the report shows every path so you can match it to yours.
 seealso:
   - name: RBAC for Applications in Exchange Online
@@ -277,8 +279,9 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import VerifiedGrants
 
 SELECTION_OPTIONS = ("mailboxes", "recipient_type_details", "filter", "query")
-READ_ROLES = ("an Entra role that may read the organisation configuration and role assignments, for example 'Global "
-              "Reader' or 'Exchange Administrator'")
+READ_ROLES = ("an Entra role that may read the organisation configuration, role assignments and mailbox permissions: "
+              "'Exchange Administrator' covers every cmdlet this module runs ('Global Reader' should cover the Get- "
+              "cmdlets; not verified for Test-ServicePrincipalAuthorization)")
 ARGUMENT_SPEC = dict(
     app_ids=dict(type="list", elements="str", required=True),
     check_mailboxes=dict(type="bool", default=True),
