@@ -16,9 +16,9 @@ when it has one, else its ``ObjectId``, else its ``Identity``.
 
 Tenants are shared, so every decision is taken on complete listings (``ExoClient.invoke``
 follows every page) and the module changes or removes only what is its own:
-- an assignment is ours when its assignee is the app's pointer, recognised by GUID (a display
-  name counts only when no other pointer carries it: every MSE pointer is called "Mimecast
-  Synchronization Engine") and its name is ``assignment_name`` (default ``<role without
+- an assignment is ours when Exchange lists it for the app's pointer (``-RoleAssignee`` with the
+  pointer's GUID: an assignment's RoleAssignee may show a display name, and every MSE pointer is
+  called "Mimecast Synchronization Engine") and its name is ``assignment_name`` (default ``<role without
   "Application ">-<app id>``) or its twin ``<name>-b``. The twin lets a moved assignment be
   created before the old one is removed (names are unique and an assignment's resource scope
   cannot be changed in place: Set-ManagementRoleAssignment has no -CustomResourceScope).
@@ -208,22 +208,6 @@ def summarize_pointer(pointer):
     return {"app_id": pointer.get("AppId"), "identity": app_parameter(pointer), "display_name": pointer.get("DisplayName")}
 
 
-def assigned_to(record, pointer, pointers):
-    """True when a role assignment's assignee is this pointer.
-
-    By GUID; a display name counts only when exactly one pointer of ``pointers`` carries it,
-    since two MSE apps in one tenant both get the default name.
-    """
-    if pointer is None or str(record.get("RoleAssigneeType") or "ServicePrincipal") != "ServicePrincipal":
-        return False
-    assignee = str(record.get("RoleAssignee") or "").strip()
-    guid = canonical_guid(assignee)
-    if guid is not None:
-        return guid in pointer_guids(pointer)
-    named = [other for other in pointers if _lower(other.get("DisplayName")) == assignee.lower()]
-    return len(named) == 1 and pointer_guids(named[0]) == pointer_guids(pointer)
-
-
 def scope_users(records, scope, exclude=()):
     """Who references a management scope: 'name (field)' for every assignment but those named in ``exclude``."""
     names = {_lower(scope.get(key)) for key in ("Name", "Identity", "Guid")} - {""}
@@ -264,20 +248,27 @@ class RbacReader:
             return None
         return records[0] if records else None
 
-    def pointers(self):
-        """Every pointer of the tenant."""
-        return [record for record in self.client.invoke("Get-ServicePrincipal", {}).value if isinstance(record, dict)]
+    def pointer(self, app_id):
+        """The app's pointer, or None.
 
-    def pointer(self, app_id, pointers=None):
-        """The app's pointer, matched by AppId (``Get-ServicePrincipal -Identity`` with an unknown value lists all)."""
-        for record in self.pointers() if pointers is None else pointers:
-            if canonical_guid(record.get("AppId")) == app_id:
+        ``Get-ServicePrincipal -Identity <app id>`` answers the one pointer, or every pointer when
+        none matches (documented); either way the complete answer is matched by AppId.
+        """
+        for record in self.client.invoke("Get-ServicePrincipal", {"Identity": app_id}).value:
+            if isinstance(record, dict) and canonical_guid(record.get("AppId")) == app_id:
                 return record
         return None
 
-    def assignments(self):
-        """Every role assignment of the tenant."""
-        return [record for record in self.client.invoke("Get-ManagementRoleAssignment", {}).value if isinstance(record, dict)]
+    def assignments(self, pointer=None):
+        """Every role assignment of the tenant, or of one pointer.
+
+        A pointer's assignments are asked for with -RoleAssignee and the pointer's GUID, so Exchange
+        itself says which are the app's: an assignment's RoleAssignee may show a display name, and
+        every MSE pointer gets the same one.
+        """
+        parameters = {"RoleAssignee": app_parameter(pointer)} if pointer is not None else {}
+        return [record for record in self.client.invoke("Get-ManagementRoleAssignment", parameters).value
+                if isinstance(record, dict)]
 
     def application_roles(self):
         """Names of the application roles, for an error message."""
@@ -289,7 +280,7 @@ class RbacReader:
         try:
             self.client.invoke("Get-Recipient", {"RecipientPreviewFilter": recipient_filter, "ResultSize": 1})
         except ExoError as exc:
-            if "recipientpreviewfilter" in exc.message.lower():
+            if "parameter cannot be found" in exc.message.lower():
                 # The parameter itself was refused, not the filter: no pre-check is possible, and the
                 # scope, written before the pointer, is then the first thing to check the filter.
                 return None
@@ -308,10 +299,10 @@ class RbacPlan:
         self.steps = []
         self.removals = []
         self.warnings = []
-        self.pointers = []
         self.pointer = None
         self.scope = None
         self.records = []
+        self.app_records = []
         self.ours = {}
         self.kept = {}
         self.others = []
@@ -319,15 +310,16 @@ class RbacPlan:
     def build(self, verify_mailboxes=()):
         """Fill ``steps``; raises RbacError before any write when the options conflict with the tenant."""
         wanted = self.wanted
-        self.pointers = self.read.pointers()
-        self.pointer = self.read.pointer(wanted.app_id, self.pointers)
+        self.pointer = self.read.pointer(wanted.app_id)
         self.records = self.read.assignments()
+        self.app_records = self.read.assignments(self.pointer) if self.pointer is not None else []
+        app_names = {_lower(record.get("Name")) for record in self.app_records}
         ours_by_name = {}
         for record in self.records:
             name = _lower(record.get("Name"))
             if name not in wanted.all_names():
                 continue
-            if not assigned_to(record, self.pointer, self.pointers):
+            if name not in app_names:
                 raise RbacError("a role assignment named %r exists for %s, not for app %s, so it is not this module's. "
                                 "Nothing was changed. Fix: choose another assignment_name."
                                 % (record.get("Name"), record.get("RoleAssignee"), wanted.app_id))
@@ -500,8 +492,9 @@ class RbacPlan:
     # -- helpers ---------------------------------------------------------------------------
 
     def _app_assignments(self):
-        """Every role assignment of the app's pointer (none when there is no pointer)."""
-        return [record for record in self.records if assigned_to(record, self.pointer, self.pointers)]
+        """Every role assignment of the app's pointer (none when there is no pointer), as the full listing has them."""
+        names = {_lower(record.get("Name")) for record in self.app_records}
+        return [record for record in self.records if _lower(record.get("Name")) in names]
 
 
 def apply_steps(client, plan, progress):

@@ -91,16 +91,41 @@ def blocked_one_by_one(client, mailboxes, max_concurrency):
 
 
 def enable_ews(client, mailboxes, max_concurrency):
-    """Set-CASMailbox -EwsEnabled $true on each mailbox; returns (fixed, failed)."""
+    """Set-CASMailbox -EwsEnabled $true on each mailbox; returns (fixed, failed).
+
+    As for every write of this collection (see exo_writes), an ambiguous answer (an error, a
+    warning, a send that went out more than once) is settled by reading the mailbox back.
+    """
     fixed, failed = [], []
+    runner = BatchRunner(client, max_concurrency=max_concurrency)
+
+    def read_back(call, outcome):
+        doubt = call.context[1]
+        if isinstance(outcome, Exception):
+            failed.append({"mailbox": call.context[0].address, "reason": "Set-CASMailbox: %s, and reading the mailbox back "
+                           "failed too: %s" % (doubt, outcome)})
+        elif outcome.value and str(outcome.value[0].get("EwsEnabled")).strip().lower() == "true":
+            fixed.append(call.context[0])
+        else:
+            failed.append({"mailbox": call.context[0].address, "reason": "Set-CASMailbox: %s; the mailbox read back still "
+                           "has EwsEnabled off" % doubt})
 
     def settle(call, outcome):
+        mailbox = call.context
+        if isinstance(outcome, ExoError) and (outcome.fatal or outcome.kind == "unavailable"):
+            failed.append({"mailbox": mailbox.address, "reason": "Set-CASMailbox failed: %s" % outcome})
+            return
         if isinstance(outcome, Exception):
-            failed.append({"mailbox": call.context.address, "reason": "Set-CASMailbox failed: %s" % outcome})
+            doubt = "it failed: %s" % outcome
+        elif outcome.warnings:
+            doubt = "it answered with a warning: %s" % "; ".join(outcome.warnings)[:300]
+        elif call.attempts > 1:
+            doubt = "it was sent %d times" % call.attempts
         else:
-            fixed.append(call.context)
+            fixed.append(mailbox)
+            return
+        runner.submit(Call("Get-CASMailbox", {"Identity": mailbox.identity}, read_back, context=(mailbox, doubt)))
 
-    runner = BatchRunner(client, max_concurrency=max_concurrency)
     for mailbox in mailboxes:
         runner.submit(Call("Set-CASMailbox", {"Identity": mailbox.identity, "EwsEnabled": True}, settle, context=mailbox))
     runner.run()

@@ -11,18 +11,40 @@ What Microsoft documents (office-docs-powershell Set-OrganizationConfig.md, PR 1
   computed from a fresh read: the entries of other apps are kept as they are.
 - The list is read back only with ``Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy``;
   published scripts see it as a comma-separated string, so both shapes (string or list) are read.
-- ``EwsEnabled``: ``$true`` = only the listed apps can use EWS; ``$false`` = no app can;
+- ``EwsEnabled``: ``$true`` = only the listed apps can use EWS, and with an empty list every
+  app can (an empty/``$null`` list means no restriction by app ID); ``$false`` = no app can;
   ``$null`` (not configured) = the list has no effect. Microsoft set tenants still at ``$null``
   without an allow list to ``$false`` on 1 October 2026. Changes take up to 24 hours to apply.
+
+The list is one value that every writer replaces whole, and other apps and admins write it
+too. So a change is computed from a read taken just before the write, checked afterwards for
+our entries only (never for equality: another writer may have added theirs), and checked once
+more after a pause, because an update lost to a concurrent writer shows only then. Entries of
+other apps that disappear between our reads are named in a warning. Runs on one control node
+take a lock per tenant; runs from several control nodes must be serialised by the user.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import hashlib
+import os
 import re
+import tempfile
+import time
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_writes import settled_write
 
 GUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
+LOCK_WAIT_SECONDS = 300
+# What an EWS client sees when the policy blocks it: HTTP 403 with this header (office-developer-exchange-docs,
+# how-to-control-access-to-ews-in-exchange).
+POLICY_REASONS = ("'EWS is disabled for this user or tenant' (EwsEnabled false, at the organisation or the mailbox)",
+                  "'EWS is blocked by policy for this user or tenant' (the app is not in EwsAllowedAppIDs, or a "
+                  "user-agent list refuses it)")
 PROPAGATION_WARNING = ("Exchange Online can take up to 24 hours to apply a change of EwsEnabled or EwsAllowedAppIDs: "
                        "until then EWS requests may still be allowed or refused as before.")
 
@@ -91,6 +113,21 @@ class EwsPolicy:
         """True when the allow list holds this app ID (in any case or GUID format)."""
         return any(canonical_guid(entry) == app_id for entry in self.allowed)
 
+    def keys(self):
+        """The entries compared as a set: canonical GUIDs (anything else lower-cased)."""
+        return {canonical_guid(entry) or entry.strip().lower() for entry in self.allowed}
+
+    @property
+    def every_app(self):
+        """True when the policy lets every app use EWS: not configured, or enabled with an empty list."""
+        return self.enabled is None or (self.enabled is True and not self.allowed)
+
+    def holds(self, app_ids, state):
+        """True when our part is as ``state`` asks: present = enabled and every app ID listed; absent = none listed."""
+        if state == "present":
+            return self.enabled is True and all(self.lists(app_id) for app_id in app_ids)
+        return not any(self.lists(app_id) for app_id in app_ids)
+
     def allows(self, app_id):
         """Whether the policy lets this app use EWS: True, False, or None when EwsEnabled is not configured."""
         if self.enabled is None:
@@ -102,10 +139,10 @@ class EwsPolicy:
         return {"ews_enabled": self.enabled, "ews_allowed_app_ids": list(self.allowed)}
 
     def __eq__(self, other):
-        return isinstance(other, EwsPolicy) and self.enabled == other.enabled and self.allowed == other.allowed
+        return isinstance(other, EwsPolicy) and self.enabled == other.enabled and self.keys() == other.keys()
 
     def __hash__(self):
-        return hash((self.enabled, tuple(self.allowed)))
+        return hash((self.enabled, frozenset(self.keys())))
 
 
 def read_policy(client):
@@ -138,27 +175,115 @@ def set_parameters(current, desired):
     Microsoft's example, so the list is in place when EwsEnabled becomes true.
     """
     parameters = {}
-    if desired.allowed != current.allowed:
+    if desired.keys() != current.keys():
         parameters["EwsAllowedAppIDs"] = ",".join(desired.allowed) if desired.allowed else None
     if desired.enabled != current.enabled:
         parameters["EwsEnabled"] = desired.enabled
     return parameters
 
 
-def apply_policy(client, current, desired):
-    """Write the change and read it back; returns the policy Exchange now holds."""
-    parameters = set_parameters(current, desired)
-    if not parameters:
-        return current
-    client.invoke("Set-OrganizationConfig", parameters)
-    stored = read_policy(client)
-    if stored.enabled != desired.enabled or [canonical_guid(e) or e for e in stored.allowed] != \
-            [canonical_guid(e) or e for e in desired.allowed]:
-        raise EwsPolicyError("Exchange Online accepted Set-OrganizationConfig but reads back EwsEnabled=%s, "
-                             "EwsAllowedAppIDs=%s instead of EwsEnabled=%s, EwsAllowedAppIDs=%s. Run the task again; if it "
-                             "persists, check the tenant's EWS settings by hand."
-                             % (stored.enabled, ",".join(stored.allowed), desired.enabled, ",".join(desired.allowed)))
-    return stored
+def others_of(policy, app_ids):
+    """The entries of other apps, as stored."""
+    return [entry for entry in policy.allowed if canonical_guid(entry) not in app_ids]
+
+
+def vanished(earlier, later, app_ids):
+    """Entries of other apps that ``earlier`` held and ``later`` does not."""
+    kept = later.keys()
+    return [entry for entry in others_of(earlier, app_ids) if (canonical_guid(entry) or entry.strip().lower()) not in kept]
+
+
+def narrowing_error(current, desired):
+    """The message that stops a change from 'every app may use EWS' to 'only the listed apps', or None."""
+    if not current.every_app or desired.every_app or desired.enabled is not True:
+        return None
+    now = ("EwsEnabled is not configured ($null), so the allow list has no effect" if current.enabled is None
+           else "EwsEnabled is true with an empty EwsAllowedAppIDs, which means no restriction by app ID")
+    return ("%s: every app may use EWS today. Setting EwsAllowedAppIDs to %s with EwsEnabled true would let ONLY those "
+            "apps use EWS; every other app (backup, archiving, migration tools...) would get HTTP 403 with "
+            "X-EWS-Policy-Reason 'EWS is blocked by policy for this user or tenant' once the change applies (up to 24 "
+            "hours). Nothing was changed. Fix: add every app that still needs EWS to app_ids, then set "
+            "restrict_to_listed_apps: true to confirm." % (now, ",".join(desired.allowed)))
+
+
+@contextlib.contextmanager
+def tenant_lock(tenant_id, wait=LOCK_WAIT_SECONDS, sleep=time.sleep):
+    """Serialise the runs on this control node that write one tenant's EWS policy (a 0600 lock file, no symlinks)."""
+    digest = hashlib.sha256(str(tenant_id).lower().encode("utf-8")).hexdigest()[:16]
+    path = os.path.join(tempfile.gettempdir(), "mimecast_mse-ews-policy-%s.lock" % digest)
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except OSError as exc:
+        raise EwsPolicyError("cannot open the lock file %s (%s). Nothing was changed. Fix: remove it if it is a symlink "
+                             "or not yours." % (path, exc.strerror)) from exc
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise EwsPolicyError("another run on this control node has held the EWS policy lock %s for over %d "
+                                         "seconds. Nothing was changed. Run again when it has finished." % (path, wait))
+                sleep(0.5)
+        yield path
+    finally:
+        os.close(descriptor)
+
+
+class PolicyWriter:
+    """Converge the policy against a tenant that other writers share; ``progress`` records what was done."""
+
+    def __init__(self, client, app_ids, state, progress, recheck_seconds=10.0, sleep=time.sleep):
+        self.client = client
+        self.app_ids = app_ids
+        self.state = state
+        self.progress = progress
+        self.recheck_seconds = recheck_seconds
+        self.sleep = sleep
+        self.warnings = []
+
+    def write(self, before, allow_narrowing):
+        """Re-read, write the merged list, read back, check again after a pause; returns the policy now held."""
+        fresh = read_policy(self.client)
+        self._report_vanished(before, fresh, "between this run's first read and its write")
+        desired = desired_policy(fresh, self.app_ids, self.state)
+        if fresh.holds(self.app_ids, self.state) and desired.enabled == fresh.enabled:
+            return fresh  # another writer did it in the meantime
+        problem = narrowing_error(fresh, desired)
+        if problem and not allow_narrowing:
+            raise EwsPolicyError(problem)
+        parameters = set_parameters(fresh, desired)
+        settled_write(self.client, "Set-OrganizationConfig", parameters,
+                      lambda: read_policy(self.client).holds(self.app_ids, self.state),
+                      "Set-OrganizationConfig %s" % ", ".join("%s=%s" % item for item in sorted(
+                          (key, "$null" if value is None else value) for key, value in parameters.items())),
+                      self.progress)
+        stored = self._confirm("read back right after the write")
+        self._report_vanished(fresh, stored, "while this run wrote the list (another writer's change)")
+        if self.recheck_seconds > 0:
+            self.sleep(self.recheck_seconds)
+            stored = self._confirm("checked again %g seconds after the write" % self.recheck_seconds)
+        return stored
+
+    def _confirm(self, when):
+        stored = read_policy(self.client)
+        if not stored.holds(self.app_ids, self.state):
+            ours = ", ".join(self.app_ids)
+            raise EwsPolicyError(
+                "the EWS policy %s no longer %s: EwsEnabled=%s, EwsAllowedAppIDs=%s. Another writer replaced the list "
+                "concurrently (the list is one value, written whole), so this run's update was lost. Run the task again, "
+                "and serialise the runs and tools that write EwsAllowedAppIDs for this tenant."
+                % (when, ("lists app %s with EwsEnabled true" % ours) if self.state == "present" else
+                   ("leaves app %s out" % ours), stored.enabled, ",".join(stored.allowed) or "(empty)"))
+        return stored
+
+    def _report_vanished(self, earlier, later, when):
+        lost = vanished(earlier, later, self.app_ids)
+        if lost:
+            self.warnings.append("EwsAllowedAppIDs lost the entries %s %s; this run did not remove them. If those apps "
+                                 "still need EWS, add them back." % (", ".join(lost), when))
 
 
 def policy_warnings(before, after, app_ids):
@@ -170,8 +295,9 @@ def policy_warnings(before, after, app_ids):
                         "(%d other app(s) listed: %s). Add every other app that still needs EWS to the list."
                         % ("not configured ($null)" if before.enabled is None else "false", len(others),
                            ", ".join(others) or "none"))
-    if after.enabled is True and not after.allowed:
-        warnings.append("EwsAllowedAppIDs is now empty while EwsEnabled is true: no app can use EWS.")
+    if after.enabled is True and not after.allowed and before.allowed:
+        warnings.append("EwsAllowedAppIDs is now empty while EwsEnabled is true, which means no restriction by app ID: "
+                        "every app may use EWS again.")
     if after.enabled is None:
         warnings.append("EwsEnabled is not configured ($null), so the allow list has no effect; Microsoft set such tenants "
                         "to false on 1 October 2026.")

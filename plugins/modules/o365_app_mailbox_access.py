@@ -23,8 +23,8 @@ description:
     pointer (C(New-ServicePrincipal)), and one role assignment per role (C(New-ManagementRoleAssignment -App -Role
     -CustomResourceScope) or C(-RecipientAdministrativeUnitScope)). O(state=absent) removes what the module owns.
   - Shared tenants. Every decision is taken on complete listings of the tenant's pointers and role assignments. An
-    assignment is the module's when its assignee is the app's pointer (recognised by GUID; a display name only when no
-    other pointer carries it) and its name is O(assignment_name) or that name plus C(-b). The management scope
+    assignment is the module's when Exchange lists it for the app's pointer (C(Get-ManagementRoleAssignment
+    -RoleAssignee) with the pointer's GUID, never by display name) and its name is O(assignment_name) or that name plus C(-b). The management scope
     O(scope_name) is changed or removed only while no other role assignment references it, app assignments
     (C(CustomResourceScope)) and admin role assignments (C(CustomRecipientWriteScope), C(ExclusiveRecipientWriteScope))
     alike; otherwise the module fails before any change, naming who uses it. The pointer is removed only when it has no
@@ -105,7 +105,7 @@ options:
   scope_name:
     description:
       - Name of the management scope for O(recipient_filter). Defaults to C(MSE-<app_id>). A scope of that name that
-        another role assignment uses is never changed: choose a name of this app's own.
+        another role assignment uses is never changed; choose a name of this app's own.
     type: str
   admin_unit:
     description:

@@ -14,9 +14,23 @@ description:
     Services, as a current Mimecast Synchronization Engine that signs in with OAuth needs.
   - With O(state=present), sets C(EwsEnabled) to true and adds the app IDs to C(EwsAllowedAppIDs); entries of other apps
     stay as they are. With O(state=absent), removes only these app IDs from the list and never changes C(EwsEnabled).
-  - C(EwsAllowedAppIDs) is a comma-separated string that replaces the whole list when set, so the module reads the
-    current list (C(Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy)), computes the full new list and writes
-    it in one C(Set-OrganizationConfig) call together with C(EwsEnabled), then reads it back.
+  - C(EwsAllowedAppIDs) is a comma-separated string that replaces the whole list when set, and other apps and admins
+    write it too. The module reads the list (C(Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy); as one string
+    or as array elements that may hold comma-joined IDs) and compares it as a set of GUIDs. To change it, it reads the
+    list again just before C(Set-OrganizationConfig), writes the full new list with C(EwsEnabled), and reads it back,
+    checking its own entries and C(EwsEnabled) (not equality, since another writer may have added theirs). After
+    O(recheck_delay) it checks once more, because an update lost to a concurrent writer shows only then, and fails
+    naming it. Entries of other apps that disappear between its reads are named in a warning.
+  - Runs on one control node take a lock per tenant (a 0600 file in the temporary directory). Runs from several control
+    nodes, AWX jobs and other tools that write C(EwsAllowedAppIDs) must be serialised by you, for example one AWX job
+    template with concurrent jobs disabled, or C(throttle: 1) and C(run_once) in one play.
+  - Never narrows EWS silently. With C(EwsEnabled) not configured, or true with an empty list, every app may use EWS;
+    turning that into "only the listed apps" fails before any change unless O(restrict_to_listed_apps) confirms it. An
+    app that the policy blocks gets HTTP 403 with C(X-EWS-Policy-Reason) V(EWS is blocked by policy for this user or
+    tenant) (not in the list, or refused by a user-agent list), or V(EWS is disabled for this user or tenant)
+    (C(EwsEnabled) false for the organisation or the mailbox).
+  - An ambiguous answer to a write (a dropped connection, a re-sent request, a warning) is settled by reading back.
+    RV(changed) is true as soon as a write may have been applied, also in a failed result.
   - Exchange Online can take up to 24 hours to apply a change; the module warns when it made one.
   - Optionally lists the mailboxes in scope whose own C(EwsEnabled) (C(Get-CASMailbox)) is false, which stay closed to
     EWS whatever the organisation allows, and with O(fix_mailboxes) turns it on (C(Set-CASMailbox -EwsEnabled $true)).
@@ -61,6 +75,19 @@ options:
     type: str
     default: present
     choices: [present, absent]
+  restrict_to_listed_apps:
+    description:
+      - Confirms that the policy may go from "every app may use EWS" (C(EwsEnabled) not configured, or true with an empty
+        list) to "only the apps in C(EwsAllowedAppIDs)". Without it, that change fails before anything is written, naming
+        the consequence. List every app that still needs EWS in O(app_ids) first.
+    type: bool
+    default: false
+  recheck_delay:
+    description:
+      - Seconds to wait after a write before checking the list once more for an update lost to a concurrent writer.
+        V(0) skips that check. At most 600.
+    type: float
+    default: 10
   check_mailboxes:
     description:
       - Also report the mailboxes in scope whose own C(EwsEnabled) is false.
@@ -146,6 +173,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+actions:
+  description: The writes made and confirmed (also in a failed result).
+  returned: always
+  type: list
+  elements: str
+  sample: ["Set-OrganizationConfig EwsAllowedAppIDs=c4e0403c-7f83-5f8c-a789-3e79d99b1da2,933cd1fb-b19e-593d-bb75-a749a8395603"]
 policy:
   description: The EWS policy after the run (in check mode, what it would be).
   returned: when the policy was read
@@ -155,7 +188,7 @@ policy_before:
   description: The EWS policy as read before any change.
   returned: when the policy was read
   type: dict
-  sample: {"ews_enabled": null, "ews_allowed_app_ids": ["c4e0403c-7f83-5f8c-a789-3e79d99b1da2"]}
+  sample: {"ews_enabled": true, "ews_allowed_app_ids": ["c4e0403c-7f83-5f8c-a789-3e79d99b1da2"]}
 apps:
   description:
     - For each app ID in O(app_ids), whether the policy lets it use EWS; V(null) when C(EwsEnabled) is not configured.
@@ -187,16 +220,19 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_m
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_policy import (
     PROPAGATION_WARNING,
     EwsPolicyError,
-    apply_policy,
+    PolicyWriter,
     check_app_ids,
     desired_policy,
     effective_access,
+    narrowing_error,
     policy_warnings,
     read_policy,
+    tenant_lock,
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import limited
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import JMESPATH_IMPORT_ERROR, check_selection
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_writes import Progress
 
 SELECTION_OPTIONS = ("mailboxes", "recipient_type_details", "filter", "query")
 # What a refused cmdlet's message asks for (ExoModule's role_hint).
@@ -205,6 +241,8 @@ ORG_ROLES = ("the Entra role 'Exchange Administrator' (it brings the Exchange ro
 ARGUMENT_SPEC = dict(
     app_ids=dict(type="list", elements="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
+    restrict_to_listed_apps=dict(type="bool", default=False),
+    recheck_delay=dict(type="float", default=10.0),
     check_mailboxes=dict(type="bool", default=False),
     fix_mailboxes=dict(type="bool", default=False),
     mailboxes=dict(type="list", elements="str"),
@@ -231,6 +269,8 @@ def check_params(params):
     check_selection(params)
     if params["report_limit"] < 0:
         raise EwsPolicyError("report_limit must be 0 or more")
+    if not 0 <= params["recheck_delay"] <= 600:
+        raise EwsPolicyError("recheck_delay must be 0 to 600 seconds, not %s." % params["recheck_delay"])
     return app_ids
 
 
@@ -242,8 +282,13 @@ class EwsAccessRun:
         self.params = module.params
         self.app_ids = app_ids
         self.client = None
-        self.result = {"changed": False}
+        self.progress = Progress()
+        self.result = {"changed": False, "actions": self.progress.actions}
         self.mailbox_diff = None
+
+    def partial_result(self):
+        """What a failed run reports: the writes confirmed, and changed=true once one may have landed."""
+        return dict(self.result, changed=self.result["changed"] or self.progress.changed)
 
     def run(self):
         """Connect, converge the policy, check or fix mailboxes; returns the result."""
@@ -259,11 +304,24 @@ class EwsAccessRun:
         return self.result
 
     def converge_policy(self):
-        """Read, compute, write (unless check mode), read back."""
+        """Read, compute, and unless in check mode write under the tenant lock (see PolicyWriter)."""
         before = read_policy(self.client)
         desired = desired_policy(before, self.app_ids, self.params["state"])
         changed = desired != before
-        after = desired if self.module.check_mode or not changed else apply_policy(self.client, before, desired)
+        problem = narrowing_error(before, desired) if changed else None
+        if problem and not self.params["restrict_to_listed_apps"]:
+            raise EwsPolicyError(problem)
+        after = desired
+        if changed and not self.module.check_mode:
+            writer = PolicyWriter(self.client, self.app_ids, self.params["state"], self.progress,
+                                  recheck_seconds=self.params["recheck_delay"])
+            try:
+                with tenant_lock(self.client.tenant_id):
+                    after = writer.write(before, self.params["restrict_to_listed_apps"])
+            finally:
+                for warning in writer.warnings:
+                    self.module.warn(warning)
+            changed = self.progress.changed
         self.result.update(changed=changed, policy_before=before.as_dict(), policy=after.as_dict(),
                            apps=effective_access(after, self.app_ids))
         if changed:
@@ -319,7 +377,7 @@ def run_module():
         module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
     app_ids = module.run_guarded(lambda: check_params(module.params))
     run = EwsAccessRun(module, app_ids)
-    result = module.run_guarded(run.run, partial_result=lambda: dict(run.result))
+    result = module.run_guarded(run.run, partial_result=run.partial_result)
     if module._diff:
         result["diff"] = run.diff()
     if result.get("mailboxes", {}).get("failed"):

@@ -24,7 +24,8 @@ LISTING = {"identity": ("Identity", "str"), "resultsize": ("ResultSize", "result
 SPECS = {
     "Get-Mailbox": dict(LISTING, includeinactivemailbox=("IncludeInactiveMailbox", "bool"),
                         softdeletedmailbox=("SoftDeletedMailbox", "bool")),
-    "Get-Recipient": dict(LISTING, recipienttype=("RecipientType", "rtds")),
+    "Get-Recipient": dict(LISTING, recipienttype=("RecipientType", "rtds"),
+                          recipientpreviewfilter=("RecipientPreviewFilter", "str")),
     "Get-MailboxPermission": {"identity": ("Identity", "str"), "user": ("User", "str"), "owner": ("Owner", "bool"),
                               "resultsize": ("ResultSize", "resultsize")},
     "Add-MailboxPermission": {"identity": ("Identity", "str"), "user": ("User", "str"),
@@ -246,24 +247,30 @@ class Call:
 
 
 def run(call):
-    """Run a bound call; returns the 200 body or raises CmdletError."""
-    return HANDLERS[call.cmdlet](call)
+    """Run a bound call; returns the 200 body or raises CmdletError. Afterwards (answered, error or not) org.py
+    counts the call for its concurrent_writes rules, so their effect is visible from the next call on."""
+    try:
+        return HANDLERS[call.cmdlet](call)
+    finally:
+        org.after_call(call)
 
 
-def _filter_error(text, exc):
+def _filter_error(text, exc, parameter="Filter"):
     if str(exc).startswith("property:"):
         reason = ("'%s' is not a recognized filterable property. For a description of the filterable properties see the "
                   "command help." % str(exc).split(":", 1)[1])
     else:
         reason = "Invalid filter syntax. For a description of the filter parameter syntax see the command help."
     return CmdletError(400, "BadRequest", "Ex4B1F4A", "Microsoft.Exchange.Management.Tasks.ParserException",
-                       "Cannot bind parameter 'Filter' to the target. Exception setting \"Filter\": \"%s\n\"%s\" at "
-                       "position %d.\"" % (reason, text, exc.position))
+                       "Cannot bind parameter '%s' to the target. Exception setting \"%s\": \"%s\n\"%s\" at "
+                       "position %d.\"" % (parameter, parameter, reason, text, exc.position))
 
 
 def _listing(call, mailboxes_only):
     tenant, params = call.tenant, call.params
     types = set(params.get("RecipientTypeDetails") or ()) | set(params.get("RecipientType") or ())
+    if "RecipientPreviewFilter" in params and ("Identity" in params or "Anr" in params):
+        raise binding("Parameter set cannot be resolved using the specified named parameters.")
     if "Identity" in params:
         if "Filter" in params or "Anr" in params:
             raise binding("Parameter set cannot be resolved using the specified named parameters.")
@@ -275,12 +282,13 @@ def _listing(call, mailboxes_only):
     if call.skiptoken:
         items, offset, truncated, snapshot_id = snapshots.resume(call.skiptoken, call.input_key)
     else:
-        predicate = None
-        if "Filter" in params:
-            try:
-                predicate = compile_filter(params["Filter"])
-            except FilterError as exc:
-                raise _filter_error(params["Filter"], exc) from exc
+        predicates = []
+        for parameter in ("Filter", "RecipientPreviewFilter"):  # both must match when both are given
+            if parameter in params:
+                try:
+                    predicates.append(compile_filter(params[parameter]))
+                except FilterError as exc:
+                    raise _filter_error(params[parameter], exc, parameter) from exc
         with tenant.lock:
             source = list(tenant.mailboxes) if mailboxes_only else tenant.others + list(tenant.mailboxes)
         if types:
@@ -289,7 +297,7 @@ def _listing(call, mailboxes_only):
             anr = params["Anr"].lower()
             source = [item for item in source if any(str(value).lower().startswith(anr) for value in (
                 item.display, item.alias, item.smtp, item.upn, item.name))]
-        if predicate is not None:
+        for predicate in predicates:
             source = [item for item in source if predicate(item)]
         limit = params.get("ResultSize", DEFAULT_RESULT_SIZE)
         truncated = limit is not None and len(source) > limit

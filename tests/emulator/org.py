@@ -20,12 +20,23 @@ APPLICATION_ROLES = (
     "Application MailboxSettings.Read", "Application MailboxSettings.ReadWrite", "Application Calendars.Read",
     "Application Calendars.ReadWrite", "Application Contacts.Read", "Application Contacts.ReadWrite",
     "Application Mail Full Access", "Application Exchange Full Access", "Application EWS.AccessAsApp",
+    # Also in the same roles table (Evidence update of modern-access.md; public copies of the page).
+    "Application MailboxFolder.Read", "Application MailboxFolder.ReadWrite", "Application MailboxItem.Read",
+    "Application MailboxItem.ReadWrite", "Application MailboxItem.Export", "Application MailboxItem.ImportExport",
+    "Application SMTP.SendAsApp", "Application MailboxConfigItem.Read", "Application MailboxConfigItem.ReadWrite",
 )
 OTHER_ROLES = ("Mail Recipients", "Role Management", "View-Only Configuration", "Organization Configuration")
 APP_IDENTITY_MODES = ("ObjectId", "ServiceId")
 MAX_ASSIGNMENT_NAME = 64
 # Entra service principals the emulated directory knows: key -> display name.
-ENTRA_APPS = {"mse": "Mimecast Synchronization Engine", "backup": "Contoso Backup", "crm": "Contoso CRM Connector"}
+# "mse2" is a second MSE app with the same display name (two MSE installations in one tenant).
+ENTRA_APPS = {"mse": "Mimecast Synchronization Engine", "backup": "Contoso Backup", "crm": "Contoso CRM Connector",
+              "mse2": "Mimecast Synchronization Engine"}
+EWS_LIST_SHAPES = ("string", "array_joined", "array")
+ROLE_ASSIGNEE_SHAPES = ("identity", "display_name")
+DEFAULT_RBAC_PAGE_SIZE = 1000
+ORG_KEYS = ("app_identity", "ews_enabled", "ews_allowed_app_ids", "mailbox_ews", "rbac_page_size", "add_entra_apps",
+            "add_pointers", "add_scopes", "add_assignments", "role_assignee_shape", "ews_list_shape", "concurrent_writes")
 
 S, B, R = "str", "bool", "raw"
 COMMON = {"confirm": ("Confirm", B), "force": ("Force", B)}
@@ -59,7 +70,10 @@ MANDATORY = {
     "Remove-ManagementScope": ("Identity",), "New-ManagementRoleAssignment": ("Role", "App"),
     "Remove-ManagementRoleAssignment": ("Identity",), "Test-ServicePrincipalAuthorization": ("Identity",),
 }
-PAGED = ("Get-CASMailbox",)
+PAGED = ("Get-CASMailbox", "Get-ServicePrincipal", "Get-ManagementRoleAssignment", "Get-ManagementScope",
+         "Get-ManagementRole")
+# Calls of Get-OrganizationConfig count for concurrent_writes only with this switch.
+RETRIEVE_SWITCH = "RetrieveEwsOperationAccessPolicy"
 
 
 def _hash01(*parts):
@@ -173,9 +187,12 @@ class AdminUnit:
 
 
 class Assignment:
-    """A management role assignment: of an application role to a pointer, or of another role to a group."""
+    """A management role assignment: of an application role to a pointer (resource scope: CustomResourceScope or an
+    administrative unit), or of another role to a role group (write scope: CustomRecipientWriteScope,
+    ExclusiveRecipientWriteScope or an administrative unit)."""
 
-    def __init__(self, name, role, guid, pointer=None, scope=None, admin_unit=None, assignee=None, assignee_type=None):
+    def __init__(self, name, role, guid, pointer=None, scope=None, admin_unit=None, assignee=None, assignee_type=None,
+                 write_scope=None, exclusive_write_scope=None):
         self.name = name
         self.role = role
         self.guid = guid
@@ -184,6 +201,12 @@ class Assignment:
         self.admin_unit = admin_unit
         self.assignee = assignee
         self.assignee_type = assignee_type or "ServicePrincipal"
+        self.write_scope = write_scope
+        self.exclusive_write_scope = exclusive_write_scope
+
+    def scopes_used(self):
+        """Every management scope this assignment references (resource, write or exclusive write scope)."""
+        return [scope for scope in (self.scope, self.write_scope, self.exclusive_write_scope) if scope is not None]
 
     def scope_type(self):
         """How Test-ServicePrincipalAuthorization names the kind of scope."""
@@ -193,16 +216,29 @@ class Assignment:
             return "AdministrativeUnit"
         return "Organization"
 
-    def record(self, mode):
-        """The Get-ManagementRoleAssignment object."""
-        assignee = self.pointer.identity(mode) if self.pointer is not None else self.assignee
-        write_scope = {"CustomRecipientScope": "CustomRecipientScope", "AdministrativeUnit": "AdministrativeUnit",
-                       "Organization": "Organization"}[self.scope_type()]
+    def record(self, mode, assignee_shape="identity"):
+        """The Get-ManagementRoleAssignment object (fields as Microsoft365DSC EXOManagementRoleAssignment reads them)."""
+        if self.pointer is not None:
+            assignee = self.pointer.display_name if assignee_shape == "display_name" else self.pointer.identity(mode)
+        else:
+            assignee = self.assignee
+        if self.exclusive_write_scope is not None:  # stored in CustomRecipientWriteScope too (Exchange RoleHelper)
+            write_scope, custom_write = "ExclusiveRecipientScope", self.exclusive_write_scope.name
+        elif self.write_scope is not None:
+            write_scope, custom_write = "CustomRecipientScope", self.write_scope.name
+        elif self.scope is not None:
+            write_scope, custom_write = "CustomRecipientScope", None
+        elif self.admin_unit is not None:
+            write_scope, custom_write = "AdministrativeUnit", self.admin_unit.guid
+        else:
+            write_scope, custom_write = "Organization", None
         return {"Identity": self.name, "Name": self.name, "Guid": self.guid, "Role": self.role,
                 "RoleAssignee": assignee, "RoleAssigneeName": assignee, "RoleAssigneeType": self.assignee_type,
                 "CustomResourceScope": self.scope.name if self.scope is not None else None,
                 "RecipientWriteScope": write_scope,
-                "CustomRecipientWriteScope": self.admin_unit.guid if self.admin_unit is not None else None,
+                "CustomRecipientWriteScope": custom_write,
+                "ExclusiveRecipientWriteScope": (self.exclusive_write_scope.name
+                                                 if self.exclusive_write_scope is not None else None),
                 "RecipientAdministrativeUnitScope": self.admin_unit.guid if self.admin_unit is not None else None,
                 "Enabled": True, "Delegating": False, "IsValid": True, "ObjectState": "Unchanged"}
 
@@ -224,9 +260,15 @@ class OrgState:
         self.entra = {key: EntraSp(key, _guid(tenant, key, "app"), _guid(tenant, key, "object"), name)
                       for key, name in ENTRA_APPS.items()}
         backup = self.entra["backup"]
-        # Not configured org-wide, with an allow list Microsoft pre-populated (Sep 2026) for another app.
-        self.ews_enabled = None
+        # A December-2026 tenant that kept EWS: EwsEnabled True (tenants left at Null were flipped to False on
+        # 1 Oct 2026) with the allow list Microsoft pre-populated in September 2026 (here: another app).
+        self.ews_enabled = True
         self.ews_allowed = [backup.app_id]
+        self.ews_list_shape = "array_joined"
+        self.role_assignee_shape = "identity"
+        self.rbac_page_size = DEFAULT_RBAC_PAGE_SIZE
+        self.concurrent_writes = []  # pending rules: dicts with on, nth, seen and the ews_* changes
+        self.concurrent_writes_fired = 0
         self.mailbox_ews = {}
         self.admin_units = {}
         sales = AdminUnit(_guid(tenant, "au", "sales"), "Sales Department", "Sales")
@@ -249,6 +291,13 @@ class OrgState:
         self.assignments.append(Assignment("Mail Recipients-Organization Management", "Mail Recipients",
                                            _guid(self.tenant, "assignment", "orgmgmt"), assignee="Organization Management",
                                            assignee_type="RoleGroup"))
+        # An admin role assignment that uses a scope as its write scope: changing or removing that scope would
+        # change what the Helpdesk may write.
+        helpdesk = Scope("Helpdesk recipients", "Department -eq 'Support'", _guid(self.tenant, "scope", "helpdesk"))
+        self.scopes[helpdesk.name.lower()] = helpdesk
+        self.assignments.append(Assignment("Mail Recipients-Helpdesk", "Mail Recipients",
+                                           _guid(self.tenant, "assignment", "helpdesk"), assignee="Helpdesk",
+                                           assignee_type="RoleGroup", write_scope=helpdesk))
 
     # -- per-mailbox EWS --------------------------------------------------------------
 
@@ -272,6 +321,19 @@ class OrgState:
             if wanted in pointer.names():
                 return pointer
         return None
+
+    def pointers_named(self, identity):
+        """Every pointer an identity names (display names need not be unique)."""
+        wanted = str(identity or "").strip().lower()
+        return [pointer for pointer in self.pointers if wanted in pointer.names()]
+
+    def unique_pointer(self, identity):
+        """The one pointer an identity names; None when none; 400 ambiguous when several (assumption)."""
+        found = self.pointers_named(identity)
+        if len(found) > 1:
+            raise _task_error("The operation couldn't be performed because '%s' matches multiple entries." % identity,
+                              "Microsoft.Exchange.Configuration.Tasks.ManagementObjectAmbiguousException", "Ex2E8B41")
+        return found[0] if found else None
 
     def pointer_for_app_parameter(self, value):
         """The pointer -App names: only the GUID Exchange shows as the pointer's identity in this mode."""
@@ -315,24 +377,43 @@ class OrgState:
             "app_identity": mode,
             "ews_enabled": self.ews_enabled,
             "ews_allowed_app_ids": list(self.ews_allowed) if self.ews_allowed is not None else None,
+            "ews_list_shape": self.ews_list_shape,
+            "role_assignee_shape": self.role_assignee_shape,
+            "rbac_page_size": self.rbac_page_size,
+            "concurrent_writes": [dict(rule) for rule in self.concurrent_writes],
+            "concurrent_writes_fired": self.concurrent_writes_fired,
             "mailboxes_ews_disabled": disabled,
             "entra_service_principals": {key: sp.as_dict() for key, sp in self.entra.items()},
             "service_principals": [pointer.record(mode) for pointer in self.pointers],
             "scopes": [scope.record() for scope in self.scopes.values()],
-            "assignments": [item.record(mode) for item in self.assignments],
+            "assignments": [item.record(mode, self.role_assignee_shape) for item in self.assignments],
             "admin_units": [{"id": unit.guid, "display_name": unit.display_name, "department": unit.department}
                             for unit in self.admin_units.values()],
         }
 
     def configure(self, body):
-        """POST /_emulator/org: app_identity, ews_enabled, ews_allowed_app_ids, mailbox_ews {identity: value}."""
-        unknown = sorted(set(body) - {"app_identity", "ews_enabled", "ews_allowed_app_ids", "mailbox_ews"})
+        """POST /_emulator/org: see README ("Control API" of the org section). Keys are applied in a fixed order
+        (entra apps, pointers, scopes, assignments after the plain settings); each list in its own order."""
+        unknown = sorted(set(body) - set(ORG_KEYS))
         if unknown:
             raise ValueError("unknown org keys: %s" % ", ".join(unknown))
         if "app_identity" in body:
             if body["app_identity"] not in APP_IDENTITY_MODES:
                 raise ValueError("app_identity must be one of %s" % ", ".join(APP_IDENTITY_MODES))
             self.app_identity = body["app_identity"]
+        if "ews_list_shape" in body:
+            if body["ews_list_shape"] not in EWS_LIST_SHAPES:
+                raise ValueError("ews_list_shape must be one of %s" % ", ".join(EWS_LIST_SHAPES))
+            self.ews_list_shape = body["ews_list_shape"]
+        if "role_assignee_shape" in body:
+            if body["role_assignee_shape"] not in ROLE_ASSIGNEE_SHAPES:
+                raise ValueError("role_assignee_shape must be one of %s" % ", ".join(ROLE_ASSIGNEE_SHAPES))
+            self.role_assignee_shape = body["role_assignee_shape"]
+        if "rbac_page_size" in body:
+            size = body["rbac_page_size"]
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError("rbac_page_size must be a positive integer")
+            self.rbac_page_size = size
         if "ews_enabled" in body:
             self.ews_enabled = _nullable_bool("ews_enabled", body["ews_enabled"])
         if "ews_allowed_app_ids" in body:
@@ -343,7 +424,142 @@ class OrgState:
             if mailbox is None:
                 raise ValueError("no mailbox %r" % identity)
             self.mailbox_ews[mailbox.guid] = _nullable_bool("mailbox_ews", value)
+        for item in _list_of_dicts(body, "add_entra_apps"):
+            self._add_entra_app(item)
+        for item in _list_of_dicts(body, "add_pointers"):
+            self._add_pointer(item)
+        for item in _list_of_dicts(body, "add_scopes"):
+            self._add_scope(item)
+        for item in _list_of_dicts(body, "add_assignments"):
+            self._add_assignment(item)
+        for item in _list_of_dicts(body, "concurrent_writes"):
+            self._add_concurrent_write(item)
         return self.describe()
+
+    def _add_entra_app(self, item):
+        key, name = item.get("key"), item.get("display_name")
+        if not key or not name:
+            raise ValueError("add_entra_apps: each needs key and display_name")
+        if key in self.entra:
+            raise ValueError("add_entra_apps: key %r exists" % key)
+        self.entra[key] = EntraSp(key, _guid(self.tenant, key, "app"), _guid(self.tenant, key, "object"), name)
+
+    def _add_pointer(self, item):
+        sp = self.entra.get(item.get("app_key"))
+        if sp is None:
+            raise ValueError("add_pointers: no Entra app with key %r" % item.get("app_key"))
+        if self.pointer(sp.app_id) is not None:
+            raise ValueError("add_pointers: the app %r has a pointer already" % sp.key)
+        self.pointers.append(Pointer(sp.app_id, sp.object_id, _guid(self.tenant, "service", sp.object_id),
+                                     item.get("display_name") or sp.display_name))
+
+    def _add_scope(self, item):
+        name, recipient_filter = item.get("name"), item.get("filter")
+        if not name or not recipient_filter:
+            raise ValueError("add_scopes: each needs name and filter")
+        if self.scope(name) is not None:
+            raise ValueError("add_scopes: scope %r exists" % name)
+        try:
+            scope = Scope(name, recipient_filter, _guid(self.tenant, "scope", name.lower()),
+                          exclusive=bool(item.get("exclusive", False)))
+        except FilterError as exc:
+            raise ValueError("add_scopes: bad filter %r: %s" % (recipient_filter, exc)) from exc
+        self.scopes[name.lower()] = scope
+
+    def _named_scope(self, item, key, exclusive=None):
+        if item.get(key) is None:
+            return None
+        scope = self.scope(item[key])
+        if scope is None:
+            raise ValueError("add_assignments: no scope %r" % item[key])
+        if exclusive is not None and scope.exclusive != exclusive:  # as Exchange's RoleHelper refuses it
+            raise ValueError("add_assignments: %s needs a scope with exclusive=%s" % (key, exclusive))
+        return scope
+
+    def _add_assignment(self, item):
+        name, role = item.get("name"), item.get("role")
+        if not name or not role:
+            raise ValueError("add_assignments: each needs name and role")
+        if self.assignment(name) is not None:
+            raise ValueError("add_assignments: assignment %r exists" % name)
+        if ("app_key" in item) == ("role_group" in item):
+            raise ValueError("add_assignments: give exactly one of app_key and role_group")
+        admin_unit = None
+        if item.get("admin_unit") is not None:
+            admin_unit = self.admin_unit(item["admin_unit"])
+            if admin_unit is None:
+                raise ValueError("add_assignments: no administrative unit %r" % item["admin_unit"])
+        guid = _guid(self.tenant, "assignment", name.lower())
+        if "app_key" in item:
+            sp = self.entra.get(item["app_key"])
+            pointer = self.pointer(sp.app_id) if sp is not None else None
+            if pointer is None:
+                raise ValueError("add_assignments: the app %r has no pointer" % item["app_key"])
+            if item.get("write_scope") is not None or item.get("exclusive_write_scope") is not None:
+                raise ValueError("add_assignments: app assignments take scope, not write scopes")
+            assignment = Assignment(name, role, guid, pointer=pointer, scope=self._named_scope(item, "scope"),
+                                    admin_unit=admin_unit)
+        else:
+            if item.get("scope") is not None:
+                raise ValueError("add_assignments: role group assignments take write_scope or exclusive_write_scope")
+            assignment = Assignment(name, role, guid, admin_unit=admin_unit, assignee=item["role_group"],
+                                    assignee_type="RoleGroup",
+                                    write_scope=self._named_scope(item, "write_scope", exclusive=False),
+                                    exclusive_write_scope=self._named_scope(item, "exclusive_write_scope",
+                                                                            exclusive=True))
+        self.assignments.append(assignment)
+
+    def _add_concurrent_write(self, item):
+        on, nth = item.get("on"), item.get("nth")
+        if not on or isinstance(nth, bool) or not isinstance(nth, int) or nth < 1:
+            raise ValueError("concurrent_writes: each needs on (a cmdlet name) and nth (>= 1)")
+        unknown = sorted(set(item) - {"on", "nth", "ews_add", "ews_remove", "ews_set"})
+        if unknown:
+            raise ValueError("concurrent_writes: unknown keys %s" % ", ".join(unknown))
+        rule = {"on": str(on), "nth": nth, "seen": 0}
+        for key in ("ews_add", "ews_remove"):
+            if key in item:
+                rule[key] = [str(value) for value in item[key] or ()]
+        if "ews_set" in item:
+            rule["ews_set"] = None if item["ews_set"] is None else [str(value) for value in item["ews_set"]]
+        self.concurrent_writes.append(rule)
+
+    def after_call(self, cmdlet, params):
+        """Count a call the service ran; fire the concurrent_writes rules whose nth call this was (lock held)."""
+        if not self.concurrent_writes:
+            return
+        if cmdlet == "Get-OrganizationConfig" and not params.get(RETRIEVE_SWITCH):
+            return
+        fired = []
+        for rule in self.concurrent_writes:
+            if rule["on"].lower() != cmdlet.lower():
+                continue
+            rule["seen"] += 1
+            if rule["seen"] >= rule["nth"]:
+                fired.append(rule)
+        for rule in fired:
+            self.concurrent_writes.remove(rule)
+            self._apply_concurrent_write(rule)
+            self.concurrent_writes_fired += 1
+
+    def _apply_concurrent_write(self, rule):
+        """Another writer's change of the allow list: set (null clears), then remove, then add."""
+        allowed = list(self.ews_allowed or [])
+        if "ews_set" in rule:
+            allowed = list(rule["ews_set"] or [])
+        removed = {value.lower() for value in rule.get("ews_remove", ())}
+        allowed = [value for value in allowed if value.lower() not in removed]
+        for value in rule.get("ews_add", ()):
+            if value.lower() not in {item.lower() for item in allowed}:
+                allowed.append(value)
+        self.ews_allowed = allowed or None
+
+
+def _list_of_dicts(body, key):
+    value = body.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ValueError("%s must be a list of objects" % key)
+    return value
 
 
 def state(tenant):
@@ -353,6 +569,14 @@ def state(tenant):
         if org is None:
             org = tenant.extensions["org"] = OrgState(tenant)
         return org
+
+
+def after_call(call):
+    """cmdlets.run calls this after every cmdlet the service ran (the concurrent_writes rules)."""
+    with call.tenant.lock:
+        org = call.tenant.extensions.get("org")
+        if org is not None:
+            org.after_call(call.cmdlet, call.params)
 
 
 def control(tenant, method, body):
@@ -369,8 +593,15 @@ def control(tenant, method, body):
 # -- organisation config ------------------------------------------------------------------
 
 
-def _allow_list_text(org):
-    return ",".join(org.ews_allowed) if org.ews_allowed else None
+def _allow_list_value(org):
+    """The list as -RetrieveEwsOperationAccessPolicy returns it, in the configured ews_list_shape (null stays null)."""
+    if not org.ews_allowed:
+        return None
+    if org.ews_list_shape == "string":
+        return ",".join(org.ews_allowed)
+    if org.ews_list_shape == "array_joined":
+        return [",".join(org.ews_allowed)]
+    return list(org.ews_allowed)
 
 
 def get_organization_config(call):
@@ -382,7 +613,7 @@ def get_organization_config(call):
                   "EwsBlockList": None, "EwsAllowOutlook": None, "EwsAllowMacOutlook": None, "EwsAllowEntourage": None,
                   "EwsAllowedAppIDs": None, "IsValid": True, "ObjectState": "Unchanged"}
         if call.params.get("RetrieveEwsOperationAccessPolicy"):
-            record["EwsAllowedAppIDs"] = _allow_list_text(org)
+            record["EwsAllowedAppIDs"] = _allow_list_value(org)
     return call.answer([record])
 
 
@@ -501,16 +732,43 @@ def set_cas_mailbox(call):
     return call.answer([])
 
 
+# -- paged RBAC listings ----------------------------------------------------------------------
+
+
+def _paged(call, org, build):
+    """A listing that pages like Get-Mailbox: pages of min(Prefer odata.maxpagesize, rbac_page_size) records,
+    @odata.nextLink with $skiptoken (same body POSTed to it). build() makes the records of a first call."""
+    snapshots = call.engine.snapshots
+    if call.skiptoken:
+        items, offset, _truncated, snapshot_id = snapshots.resume(call.skiptoken, call.input_key)
+    else:
+        with call.tenant.lock:
+            items = build()
+        offset, snapshot_id = 0, None
+    size = max(1, min(call.page_size, org.rbac_page_size))
+    page = items[offset:offset + size]
+    end = offset + len(page)
+    next_link = None
+    if call.loop_next or end < len(items):
+        if snapshot_id is None:
+            snapshot_id = snapshots.store(items, False, call.input_key)
+        next_link = call.next_link(snapshots.token(snapshot_id, offset if call.loop_next else end))
+    return call.answer(page, [], next_link)
+
+
 # -- service principals ---------------------------------------------------------------------
 
 
 def get_service_principal(call):
-    """Get-ServicePrincipal: a missing or $null -Identity returns every pointer (the documented caution)."""
+    """Get-ServicePrincipal: a missing, $null or unknown -Identity returns every pointer, paged (the documented
+    caution); a known one its pointer(s) (a display name may name several)."""
     org = state(call.tenant)
-    with call.tenant.lock:
-        found = org.pointer(call.params.get("Identity"))
-        pointers = [found] if found is not None else list(org.pointers)
-        return call.answer([pointer.record(org.app_identity) for pointer in pointers])
+    if not call.skiptoken and call.params.get("Identity") is not None:
+        with call.tenant.lock:
+            found = org.pointers_named(call.params["Identity"])
+            if found:
+                return call.answer([pointer.record(org.app_identity) for pointer in found])
+    return _paged(call, org, lambda: [pointer.record(org.app_identity) for pointer in org.pointers])
 
 
 def new_service_principal(call):
@@ -542,7 +800,7 @@ def remove_service_principal(call):
     """Remove-ServicePrincipal; refused while role assignments still use the pointer (assumption)."""
     org = state(call.tenant)
     with call.tenant.lock:
-        pointer = org.pointer(call.params["Identity"])
+        pointer = org.unique_pointer(call.params["Identity"])
         if pointer is None:
             raise not_found(call.params["Identity"], status=400)
         used = [item.name for item in org.assignments if item.pointer is pointer]
@@ -556,24 +814,26 @@ def remove_service_principal(call):
 # -- management scopes ------------------------------------------------------------------------
 
 
+def _scope_records(org, params, scopes):
+    if params.get("Orphan"):
+        used = {id(scope) for item in org.assignments for scope in item.scopes_used()}
+        scopes = [scope for scope in scopes if id(scope) not in used]
+    if "Exclusive" in params:
+        scopes = [scope for scope in scopes if scope.exclusive == params["Exclusive"]]
+    return [scope.record() for scope in scopes]
+
+
 def get_management_scope(call):
-    """Get-ManagementScope [-Identity] [-Orphan] [-Exclusive]."""
+    """Get-ManagementScope [-Identity] [-Orphan] [-Exclusive]; the listing pages."""
     org = state(call.tenant)
     params = call.params
-    with call.tenant.lock:
-        if "Identity" in params:
+    if "Identity" in params and not call.skiptoken:
+        with call.tenant.lock:
             scope = org.scope(params["Identity"])
             if scope is None:
                 raise not_found(params["Identity"], status=404)
-            scopes = [scope]
-        else:
-            scopes = list(org.scopes.values())
-        if params.get("Orphan"):
-            used = {id(item.scope) for item in org.assignments}
-            scopes = [scope for scope in scopes if id(scope) not in used]
-        if "Exclusive" in params:
-            scopes = [scope for scope in scopes if scope.exclusive == params["Exclusive"]]
-        return call.answer([scope.record() for scope in scopes])
+            return call.answer(_scope_records(org, params, [scope]))
+    return _paged(call, org, lambda: _scope_records(org, params, list(org.scopes.values())))
 
 
 def _compiled_scope_filter(text):
@@ -618,7 +878,7 @@ def remove_management_scope(call):
         scope = org.scope(call.params["Identity"])
         if scope is None:
             raise not_found(call.params["Identity"], status=400)
-        used = [item.name for item in org.assignments if item.scope is scope]
+        used = [item.name for item in org.assignments if any(used is scope for used in item.scopes_used())]
         if used:
             raise _task_error("The management scope \"%s\" can't be removed because it's used by the management role "
                               "assignments %s." % (scope.name, ", ".join(used)))
@@ -630,14 +890,16 @@ def remove_management_scope(call):
 
 
 def get_management_role(call):
-    """Get-ManagementRole [-Identity]."""
+    """Get-ManagementRole [-Identity]; the listing pages."""
     identity = call.params.get("Identity")
     roles = [(name, "ApplicationRole") for name in APPLICATION_ROLES] + [(name, "Other") for name in OTHER_ROLES]
-    if identity is not None:
-        roles = [role for role in roles if role[0].lower() == identity.strip().lower()]
-        if not roles:
+    records = [{"Identity": name, "Name": name, "RoleType": kind, "IsValid": True} for name, kind in roles]
+    if identity is not None and not call.skiptoken:
+        records = [record for record in records if record["Name"].lower() == identity.strip().lower()]
+        if not records:
             raise not_found(identity, status=404)
-    return call.answer([{"Identity": name, "Name": name, "RoleType": kind, "IsValid": True} for name, kind in roles])
+        return call.answer(records)
+    return _paged(call, state(call.tenant), lambda: records)
 
 
 def get_management_role_assignment(call):
@@ -646,21 +908,25 @@ def get_management_role_assignment(call):
     params = call.params
     if "Identity" in params and ("Role" in params or "RoleAssignee" in params):
         raise binding("Parameter set cannot be resolved using the specified named parameters.")
-    with call.tenant.lock:
-        items = list(org.assignments)
-        if "Identity" in params:
+    shape = org.role_assignee_shape
+    if "Identity" in params and not call.skiptoken:
+        with call.tenant.lock:
             found = org.assignment(params["Identity"])
             if found is None:
                 raise not_found(params["Identity"], status=404)
-            items = [found]
+            return call.answer([found.record(org.app_identity, shape)])
+
+    def build():
+        items = list(org.assignments)
         if "Role" in params:
             items = [item for item in items if item.role.lower() == params["Role"].strip().lower()]
-        if "RoleAssignee" in params:
-            pointer = org.pointer(params["RoleAssignee"])
+        if "RoleAssignee" in params:  # a display name may name several pointers: all of them (assumption)
+            pointers = org.pointers_named(params["RoleAssignee"])
             wanted = params["RoleAssignee"].strip().lower()
-            items = [item for item in items if (pointer is not None and item.pointer is pointer)
+            items = [item for item in items if any(item.pointer is pointer for pointer in pointers)
                      or (item.assignee or "").lower() == wanted]
-        return call.answer([item.record(org.app_identity) for item in items])
+        return [item.record(org.app_identity, shape) for item in items]
+    return _paged(call, org, build)
 
 
 def new_management_role_assignment(call):
@@ -698,7 +964,7 @@ def new_management_role_assignment(call):
             raise _already_exists("management role assignment", name)
         item = Assignment(name, role, str(uuid.uuid4()), pointer=pointer, scope=scope, admin_unit=admin_unit)
         org.assignments.append(item)
-        return call.answer([item.record(org.app_identity)])
+        return call.answer([item.record(org.app_identity, org.role_assignee_shape)])
 
 
 def remove_management_role_assignment(call):
@@ -717,7 +983,7 @@ def check_service_principal_authorization(call):
     tenant, org = call.tenant, state(call.tenant)
     params = call.params
     with tenant.lock:
-        pointer = org.pointer(params["Identity"])
+        pointer = org.unique_pointer(params["Identity"])
         if pointer is None:
             raise not_found(params["Identity"], status=400)
         resource = None

@@ -32,21 +32,22 @@ def error_text(response):
 # -- the EWS access policy ------------------------------------------------------------------
 
 
-def test_seeded_policy_is_not_configured_with_another_apps_entry(exo, exo_client):
+def test_seeded_policy_is_enabled_with_microsofts_prepopulated_entry(exo, exo_client):
     state = org(exo)
     backup = state["entra_service_principals"]["backup"]["app_id"]
-    assert state["ews_enabled"] is None and state["ews_allowed_app_ids"] == [backup]
+    assert state["ews_enabled"] is True and state["ews_allowed_app_ids"] == [backup]
+    assert state["ews_list_shape"] == "array_joined"
     plain = config(exo_client)
-    assert plain["EwsEnabled"] is None
+    assert plain["EwsEnabled"] is True
     assert plain["EwsAllowedAppIDs"] is None  # not retrieved without the switch
-    assert config(exo_client, retrieve=True)["EwsAllowedAppIDs"] == backup
+    assert config(exo_client, retrieve=True)["EwsAllowedAppIDs"] == [backup]
 
 
 def test_allow_list_is_a_string_that_replaces_the_whole_list(exo, exo_client):
     entra = org(exo)["entra_service_principals"]
     mse, crm = entra["mse"]["app_id"], entra["crm"]["app_id"]
     exo_client.call("Set-OrganizationConfig", {"EwsEnabled": True, "EwsAllowedAppIDs": "%s, %s" % (mse, crm)})
-    assert config(exo_client, retrieve=True)["EwsAllowedAppIDs"] == "%s,%s" % (mse, crm)
+    assert config(exo_client, retrieve=True)["EwsAllowedAppIDs"] == ["%s,%s" % (mse, crm)]  # default array_joined
     assert config(exo_client)["EwsEnabled"] is True
     response = exo_client.invoke("Set-OrganizationConfig", {"EwsAllowedAppIDs": [mse]})
     assert response.status_code == 400 and "ParameterBindingException" in error_text(response)
@@ -66,7 +67,7 @@ def test_null_clears_the_list_and_enabled_takes_null_true_false(exo, exo_client)
 def test_reset_restores_the_seeded_policy(exo, exo_client):
     exo_client.call("Set-OrganizationConfig", {"EwsEnabled": False, "EwsAllowedAppIDs": None})
     exo.control.reset()
-    assert org(exo)["ews_enabled"] is None and len(org(exo)["ews_allowed_app_ids"]) == 1
+    assert org(exo)["ews_enabled"] is True and len(org(exo)["ews_allowed_app_ids"]) == 1
 
 
 # -- CAS mailboxes -----------------------------------------------------------------------------
@@ -156,11 +157,12 @@ def test_pointer_with_assignments_cannot_be_removed(exo, exo_client):
 def test_seeded_other_app_has_a_scope_and_two_assignments(exo, exo_client):
     backup = org(exo)["entra_service_principals"]["backup"]
     scopes = exo_client.call("Get-ManagementScope")["value"]
-    assert [(s["Name"], s["RecipientFilter"]) for s in scopes] == [("Backup mailboxes", "Department -eq 'Finance'")]
+    assert [(s["Name"], s["RecipientFilter"]) for s in scopes] == [("Backup mailboxes", "Department -eq 'Finance'"),
+                                                                   ("Helpdesk recipients", "Department -eq 'Support'")]
     rows = exo_client.call("Get-ManagementRoleAssignment", {"Role": ROLE})["value"]
     assert [(r["Name"], r["RoleAssignee"], r["CustomResourceScope"]) for r in rows] == \
         [("Contoso Backup EWS", backup["object_id"], "Backup mailboxes")]
-    assert len(exo_client.call("Get-ManagementRoleAssignment")["value"]) == 3
+    assert len(exo_client.call("Get-ManagementRoleAssignment")["value"]) == 4  # + two role-group assignments
 
 
 def test_scope_filter_decides_in_scope(exo, exo_client):
@@ -214,11 +216,11 @@ def test_assignment_errors(exo, exo_client):
     assert response.status_code == 400 and "ParserException" in error_text(response)
     response = exo_client.invoke("Remove-ManagementScope", {"Identity": "Backup mailboxes"})
     assert response.status_code == 400 and "Contoso Backup EWS" in error_text(response)
-    assert len(exo_client.call("Get-ManagementRoleAssignment")["value"]) == 3  # nothing was added
+    assert len(exo_client.call("Get-ManagementRoleAssignment")["value"]) == 4  # nothing was added
 
 
 def test_org_cmdlets_are_forbidden_without_a_role(exo):
     from emulator.client import EmulatorClient  # pylint: disable=import-outside-toplevel
-    response, _raw = EmulatorClient(exo.info, app="no_role").invoke_raw("Set-OrganizationConfig", {"EwsEnabled": True})
+    response, _raw = EmulatorClient(exo.info, app="no_role").invoke_raw("Set-OrganizationConfig", {"EwsEnabled": False})
     assert response.status_code == 403
-    assert org(exo)["ews_enabled"] is None
+    assert org(exo)["ews_enabled"] is True

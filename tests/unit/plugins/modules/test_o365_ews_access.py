@@ -4,8 +4,9 @@
 """o365_ews_access, run in-process against the Exchange Online emulator.
 
 The seeded tenant (tests/emulator/README.md, "Organisation, EWS policy and RBAC for
-Applications"): EwsEnabled not configured, an allow list holding another app (Contoso
-Backup); a few mailboxes with EWS switched off; the MSE app known to Entra ID but not to Exchange.
+Applications"): EwsEnabled true with an allow list Microsoft pre-populated with another app
+(Contoso Backup), read back as one array element holding the comma-joined list; a few
+mailboxes with EWS switched off; the MSE app known to Entra ID but not to Exchange.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from ansible_collections.mimecast_mse.sync_engine.tests.unit.plugins.modules.emu
 
 
 def ews(exo, capsys, app="secret", check=False, diff=False, **args):
-    """Run o365_ews_access signed in as ``app`` with ``args``; returns its result dict."""
+    """Run o365_ews_access signed in as ``app`` with ``args`` (no pause before the second check unless asked)."""
+    args.setdefault("recheck_delay", 0)
     return run_module(o365_ews_access, dict(connection(exo, app), **args), capsys, check=check, diff=diff)
 
 
@@ -35,9 +37,8 @@ def test_converges_from_the_seeded_tenant_then_changes_nothing(exo, capsys):
     assert not result.get("failed"), result["msg"]
     assert result["changed"] and result["apps"] == {mse: True}
     assert result["policy"] == {"ews_enabled": True, "ews_allowed_app_ids": [backup, mse]}
-    assert result["diff"]["before"] == {"ews_enabled": None, "ews_allowed_app_ids": [backup]}
+    assert result["diff"]["before"] == {"ews_enabled": True, "ews_allowed_app_ids": [backup]}
     assert any("24 hours" in warning for warning in warning_texts(result))
-    assert any("only the apps in EwsAllowedAppIDs" in warning for warning in warning_texts(result))
     state = org(exo)
     assert state["ews_enabled"] is True and state["ews_allowed_app_ids"] == [backup, mse]
     assert writes(exo) == {"Set-OrganizationConfig": 1}
@@ -118,3 +119,92 @@ def test_refused_names_the_roles(exo, capsys):
     assert result.get("failed")
     assert "Exchange Administrator" in result["msg"] and "Organization Management" in result["msg"]
     assert "Traceback" not in json.dumps(result)
+
+
+# -- the allow list in a tenant shared with other apps and writers (issue 14) ---------------------
+
+
+@pytest.mark.parametrize("shape", ["string", "array_joined", "array"])
+def test_every_shape_of_the_list_converges_once_and_absent_removes_ours(exo, capsys, shape):
+    mse, crm, backup = (entra(exo, key)["app_id"] for key in ("mse", "crm", "backup"))
+    org(exo, ews_list_shape=shape, ews_allowed_app_ids=[backup, crm.upper()])
+    first = ews(exo, capsys, app_ids=[mse])
+    assert not first.get("failed") and first["changed"], first
+    assert org(exo)["ews_allowed_app_ids"] == [backup, crm.upper(), mse]
+    second = ews(exo, capsys, app_ids=[mse])
+    assert not second.get("failed") and not second["changed"], second
+    assert org(exo)["ews_allowed_app_ids"] == [backup, crm.upper(), mse]  # not appended twice
+    gone = ews(exo, capsys, app_ids=[mse], state="absent")
+    assert not gone.get("failed") and gone["changed"] and org(exo)["ews_allowed_app_ids"] == [backup, crm.upper()]
+
+
+@pytest.mark.parametrize("enabled", [True, None])
+def test_every_app_may_use_ews_is_never_narrowed_silently(exo, capsys, enabled):
+    mse = entra(exo, "mse")["app_id"]
+    before = org(exo, ews_enabled=enabled, ews_allowed_app_ids=None)
+    refused = ews(exo, capsys, app_ids=[mse])
+    assert refused.get("failed") and not refused["changed"], refused
+    assert "ONLY those apps" in refused["msg"] and "restrict_to_listed_apps" in refused["msg"]
+    assert "EWS is blocked by policy" in refused["msg"]
+    assert writes(exo) == {} and org(exo) == before
+    confirmed = ews(exo, capsys, app_ids=[mse], restrict_to_listed_apps=True)
+    assert not confirmed.get("failed") and confirmed["changed"], confirmed
+    assert org(exo)["ews_enabled"] is True and org(exo)["ews_allowed_app_ids"] == [mse]
+
+
+def test_an_entry_another_writer_adds_between_our_read_and_write_is_kept(exo, capsys):
+    mse, crm, backup = (entra(exo, key)["app_id"] for key in ("mse", "crm", "backup"))
+    org(exo, concurrent_writes=[{"on": "Get-OrganizationConfig", "nth": 1, "ews_add": [crm]}])
+    result = ews(exo, capsys, app_ids=[mse])
+    assert not result.get("failed") and result["changed"], result
+    assert sorted(org(exo)["ews_allowed_app_ids"]) == sorted([backup, crm, mse])
+
+
+def test_an_entry_another_writer_removes_between_our_reads_is_named(exo, capsys):
+    mse, crm, backup = (entra(exo, key)["app_id"] for key in ("mse", "crm", "backup"))
+    org(exo, ews_allowed_app_ids=[backup, crm],
+        concurrent_writes=[{"on": "Get-OrganizationConfig", "nth": 1, "ews_remove": [backup]}])
+    result = ews(exo, capsys, app_ids=[mse])
+    assert not result.get("failed") and result["changed"], result
+    assert any("lost the entries %s" % backup in warning for warning in warning_texts(result)), result
+    assert org(exo)["ews_allowed_app_ids"] == [crm, mse]
+
+
+def test_an_update_lost_to_a_concurrent_writer_after_our_read_back_fails_naming_it(exo, capsys):
+    """Another run wrote its stale whole list after our read-back: only the second check can see it."""
+    mse, backup = entra(exo, "mse")["app_id"], entra(exo, "backup")["app_id"]
+    org(exo, concurrent_writes=[{"on": "Get-OrganizationConfig", "nth": 3, "ews_set": [backup]}])
+    result = ews(exo, capsys, app_ids=[mse], recheck_delay=0.2)
+    assert result.get("failed") and result["changed"], result
+    assert "checked again" in result["msg"] and mse in result["msg"] and "serialise" in result["msg"]
+    assert len(result["actions"]) == 1
+    again = ews(exo, capsys, app_ids=[mse])
+    assert not again.get("failed") and again["changed"] and mse in org(exo)["ews_allowed_app_ids"]
+
+
+def test_a_write_applied_before_the_connection_dropped_is_settled_by_reading_back(exo, capsys):
+    mse, backup = entra(exo, "mse")["app_id"], entra(exo, "backup")["app_id"]
+    exo.control.add_faults({"kind": "drop", "where": "invoke", "cmdlet": "Set-OrganizationConfig", "count": 1,
+                            "after": True})
+    result = ews(exo, capsys, app_ids=[mse])
+    assert not result.get("failed") and result["changed"], result
+    assert org(exo)["ews_allowed_app_ids"] == [backup, mse]
+
+
+def test_a_refused_write_reports_nothing_changed(exo, capsys):
+    mse = entra(exo, "mse")["app_id"]
+    before = org(exo)
+    exo.control.add_faults({"kind": "adminapi_error", "where": "invoke", "cmdlet": "Set-OrganizationConfig", "count": 10})
+    result = ews(exo, capsys, app_ids=[mse])
+    assert result.get("failed") and not result["changed"] and "not applied" in result["msg"], result
+    assert org(exo) == before
+
+
+def test_a_mailbox_write_answered_ambiguously_is_read_back(exo, capsys):
+    mse = entra(exo, "mse")["app_id"]
+    blocked = org(exo)["mailboxes_ews_disabled"][0]
+    exo.control.add_faults({"kind": "status", "status": 503, "where": "sub", "cmdlet": "Set-CASMailbox", "count": 1,
+                            "after": True})
+    result = ews(exo, capsys, app_ids=[mse], fix_mailboxes=True, mailboxes=[blocked])
+    assert not result.get("failed") and result["mailboxes"]["fixed"] == [blocked], result
+    assert exo.control.stats()["by_cmdlet"]["Get-CASMailbox"] == 2  # the check, then the read-back
