@@ -36,7 +36,6 @@ from urllib.parse import quote, urlsplit
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_app_rbac import (
     app_parameter,
-    assigned_to,
     assignment_scope,
     summarize_assignment,
 )
@@ -150,12 +149,11 @@ def ews_for_app(policy, app_id):
 
 
 class RbacListing:
-    """The tenant's pointers, role assignments and management scopes, each a complete listing."""
+    """The tenant's pointers and management scopes (complete listings), and each app's role assignments."""
 
     def __init__(self, client):
         self.client = client
         self.pointers = _records(client.invoke("Get-ServicePrincipal", {}), "Get-ServicePrincipal")
-        self.assignments = _records(client.invoke("Get-ManagementRoleAssignment", {}), "Get-ManagementRoleAssignment")
         self.scopes = {}
         for scope in _records(client.invoke("Get-ManagementScope", {}), "Get-ManagementScope"):
             for key in ("Name", "Identity", "Guid"):
@@ -171,7 +169,11 @@ class RbacListing:
         pointer = self.pointer(app_id)
         if pointer is None:
             return {"service_principal": None, "assignments": []}
-        rows = [self.describe(record) for record in self.assignments if assigned_to(record, pointer, self.pointers)]
+        # Exchange says which assignments are the pointer's (-RoleAssignee with its GUID): an assignment's
+        # RoleAssignee may show a display name, and every MSE pointer gets the same one (as exo_app_rbac reads them).
+        records = _records(self.client.invoke("Get-ManagementRoleAssignment", {"RoleAssignee": app_parameter(pointer)}),
+                           "Get-ManagementRoleAssignment")
+        rows = [self.describe(record) for record in records]
         rows.sort(key=lambda row: (str(row["role"]).lower(), str(row["name"]).lower()))
         return {"service_principal": {"app_id": app_id, "identity": app_parameter(pointer),
                                       "display_name": pointer.get("DisplayName")},

@@ -291,3 +291,17 @@ def test_graph_throttling_is_retried(exo, capsys):
                   graph_url=exo.info["base_url"])
     assert not result.get("failed"), result["msg"]
     assert [row["permission"] for row in result["apps"][mse["app_id"]]["entra"]["permissions"]] == ["full_access_as_app"]
+
+
+@pytest.mark.parametrize("shape", ["identity", "display_name"])
+def test_two_mse_apps_with_one_display_name_keep_their_own_assignments(exo, capsys, shape):
+    mse, _backup = apps(exo)
+    mse2 = org(exo)["entra_service_principals"]["mse2"]
+    org(exo, ews_enabled=True, ews_allowed_app_ids=[mse["app_id"], mse2["app_id"]], role_assignee_shape=shape,
+        add_pointers=[{"app_key": "mse2"}], add_assignments=[{"name": "MSE EWS", "role": ROLE, "app_key": "mse2"}])
+    scoped_grant(exo, capsys)
+    result = info(exo, capsys, check_mailboxes=False, app_ids=[mse["app_id"], mse2["app_id"]])
+    assert not result.get("failed"), result["msg"]
+    ours, theirs = result["apps"][mse["app_id"]], result["apps"][mse2["app_id"]]
+    assert [row["name"] for row in ours["assignments"]] == ["EWS.AccessAsApp-" + mse["app_id"]]
+    assert [(row["name"], row["scope_type"]) for row in theirs["assignments"]] == [("MSE EWS", "organization")]
