@@ -1,5 +1,6 @@
-"""The shipped playbooks parse, the role checks its variables before touching a host, and
-playbooks/ews_app_access.yml converges, reruns unchanged and decommissions against the emulator."""
+"""The shipped playbooks parse, the role checks its variables before touching a host,
+playbooks/ews_app_access.yml converges, reruns unchanged and decommissions against the emulator, and
+playbooks/access_report.yml prints its report and fails on drift from expected verdicts."""
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ BIN = os.path.dirname(sys.executable)
 ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "linked"), ANSIBLE_NOCOLOR="1")
 
 
-@pytest.mark.parametrize("playbook", ["configure_service_account.yml", "grant_fullaccess.yml"])
+@pytest.mark.parametrize("playbook", ["configure_service_account.yml", "grant_fullaccess.yml", "access_report.yml"])
 def test_syntax_check(playbook):
     completed = subprocess.run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i",
                                 os.path.join(REPO, "playbooks", "inventory", "example.yml"),
@@ -54,8 +55,8 @@ def org(exo):
     return response.json()
 
 
-def run_ews_app_access(tmp_path, exo, **extra_vars):
-    """ansible-playbook playbooks/ews_app_access.yml against the emulator, signed in as its full-access app."""
+def run_ews_app_access(tmp_path, exo, playbook="ews_app_access.yml", **extra_vars):
+    """ansible-playbook playbooks/<playbook> against the emulator, signed in as its full-access app."""
     info = exo.info
     variables = {"mse_tenant": info["tenant_domain"], "mse_client_id": info["apps"]["secret"]["client_id"],
                  "mse_client_secret": info["apps"]["secret"]["client_secret"], "mse_login_url": info["login_url"],
@@ -66,7 +67,7 @@ def run_ews_app_access(tmp_path, exo, **extra_vars):
     env = {key: value for key, value in ENV.items() if not key.startswith("AZURE_")}
     env.update(ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
     command = [os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-e", "@" + str(tmp_path / "vars.json"),
-               os.path.join(REPO, "playbooks", "ews_app_access.yml")]
+               os.path.join(REPO, "playbooks", playbook)]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=600, check=False)
 
 
@@ -89,3 +90,24 @@ def test_ews_app_access_converges_the_seeded_tenant_and_decommissions(tmp_path, 
     assert gone.returncode == 0, gone.stdout + gone.stderr
     state = org(exo)
     assert mse["app_id"] not in state["ews_allowed_app_ids"] and len(state["assignments"]) == assignments_seeded == 4
+
+
+def test_access_report_prints_the_verdicts_and_fails_on_drift(tmp_path, exo):
+    mse = org(exo)["entra_service_principals"]["mse"]
+    common = {"mse_app_client_id": mse["app_id"], "mse_mailbox_filter": "Department -eq 'Sales'"}
+    converged = run_ews_app_access(tmp_path, exo, mse_app_enterprise_object_id=mse["object_id"], **common)
+    assert converged.returncode == 0, converged.stdout + converged.stderr
+    # o365_ews_access may have fixed mailbox-level EWS in scope: nothing blocks the scoped path now.
+    expected = {mse["app_id"]: {"app_rbac": "ends_2027_04_01", "app_tenant_wide": "unknown"}}
+    report = run_ews_app_access(tmp_path, exo, playbook="access_report.yml", mse_expected_verdicts=expected, **common)
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert "verdicts as expected" in report.stdout and "changed=0" in report.stdout
+    # Drift: someone takes the app off the allow list.
+    response = exo.control.session.post(exo.control.url + "/org", json={"ews_allowed_app_ids": []}, verify=exo.ca_path,
+                                        timeout=60)
+    response.raise_for_status()
+    response = exo.control.session.post(exo.control.url + "/org", json={"ews_enabled": False}, verify=exo.ca_path,
+                                        timeout=60)
+    response.raise_for_status()
+    drifted = run_ews_app_access(tmp_path, exo, playbook="access_report.yml", mse_expected_verdicts=expected, **common)
+    assert drifted.returncode != 0 and "drift: expected" in drifted.stdout, drifted.stdout + drifted.stderr

@@ -5,7 +5,7 @@ import os
 import threading
 import time
 
-from . import org
+from . import graph, org
 from .tenant import Ace
 
 
@@ -49,6 +49,8 @@ def handle(handler, method, parts, query, body):
             return reply(200, {"changed": _set_acl(engine.tenant, body or {})})
         if route == "org":
             return reply(200, org.control(engine.tenant, method, body))
+        if route == "graph":
+            return reply(200, graph.control(engine, method, body))
         if method == "POST" and route == "shutdown":
             reply(200, {"ok": True})
             threading.Thread(target=handler.server.shutdown, daemon=True).start()

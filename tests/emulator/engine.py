@@ -164,6 +164,7 @@ class Engine:
         self.config = {}
         self.base_url = ""
         self.managed_identity = None  # the managed-identity token endpoint (managed_identity.py), set by build()
+        self.graph = None  # the Microsoft Graph read endpoints (graph.py), set by build()
         self.targets = {"foreign": FOREIGN_HOST, "unresolvable": FOREIGN_HOST}
         self.sink = None
         self.configure({key: self.options[key] for key in RUNTIME_KEYS})

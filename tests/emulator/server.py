@@ -20,6 +20,7 @@ from . import CUSTOM_DOMAIN, EXCHANGE_RESOURCE, TENANT_DOMAIN, answers, control_
 from .auth import AuthError, TokenRejected
 from .engine import DEFAULTS, DROP, Answer, Engine, Request
 from .jsontext import RawArray, encode
+from .graph import GraphEndpoint
 from .managed_identity import ManagedIdentityEndpoint
 from .sink import Sink
 
@@ -143,6 +144,9 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(path.query)
         if self.engine.managed_identity and self.engine.managed_identity.matches(method, self.path):
             status, headers, body = self.engine.managed_identity.answer(self.headers, query)
+            return self.send(status, headers, body, paced=False)
+        if self.engine.graph and self.engine.graph.matches(method, path.path):
+            status, headers, body = self.engine.graph.answer(method, self.headers, path.path, query)
             return self.send(status, headers, body, paced=False)
         if parts[:1] == ["_emulator"]:
             if self.client_address[0] not in ("127.0.0.1", "::1"):
@@ -438,6 +442,7 @@ def build(state_dir, options):
     engine.base_url = base_url
     authority.base_url = base_url
     engine.managed_identity = ManagedIdentityEndpoint(engine, base_url)
+    engine.graph = GraphEndpoint(engine)
     engine.sink = Sink()
     sink_https, sink_http = engine.sink.start(context)
     engine.targets.update({"sink_https": sink_https, "sink_http": sink_http,
