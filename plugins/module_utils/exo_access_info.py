@@ -9,7 +9,7 @@ Everything here reads; nothing is written. Each part is one public source's rule
   false = no app; ``$null`` = the allow list has no effect (every app); true = only the apps in
   ``EwsAllowedAppIDs``, and an empty list means no restriction by app ID. The list is read with
   ``-RetrieveEwsOperationAccessPolicy`` (a plain read does not return it) in all three public
-  shapes (exo_ews_policy.parse_allow_list).
+  shapes (exo_ews_policy.read_policy).
 - the mailbox-level ``EwsEnabled`` (Get-CASMailbox), through exo_ews_mailboxes.
 - RBAC for Applications (application-rbac): the app's pointer (Get-ServicePrincipal), its role
   assignments and their scopes, and Test-ServicePrincipalAuthorization, which reads the
@@ -42,11 +42,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_app_r
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth import explain_tls_error, read_within
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError, explain_error
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_policy import (
-    canonical_guid,
-    parse_allow_list,
-    parse_enabled,
-)
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_policy import canonical_guid, read_policy
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_grants import GrantEngine
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import limited
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner
@@ -105,22 +101,8 @@ def _is_true(value):
 
 
 def read_ews_policy(client):
-    """{"ews_enabled": True/False/None, "ews_allowed_app_ids": [...]} from two Get-OrganizationConfig reads."""
-    config = _records(client.invoke("Get-OrganizationConfig", {}), "Get-OrganizationConfig")
-    listing = _records(client.invoke("Get-OrganizationConfig", {"RetrieveEwsOperationAccessPolicy": True}),
-                       "Get-OrganizationConfig -RetrieveEwsOperationAccessPolicy")
-    if not config or not listing:
-        raise AccessInfoError("Get-OrganizationConfig returned no organisation configuration, so no report was made.")
-    raw_enabled = config[0].get("EwsEnabled")
-    enabled = parse_enabled(raw_enabled)
-    if raw_enabled is not None and enabled is None:
-        raise AccessInfoError("Get-OrganizationConfig returned EwsEnabled=%r, which is neither true, false nor null."
-                              % (raw_enabled,))
-    raw_list = listing[0].get("EwsAllowedAppIDs")
-    if raw_list is not None and not isinstance(raw_list, (str, list)):
-        raise AccessInfoError("Get-OrganizationConfig returned EwsAllowedAppIDs of type %s, not a string or a list."
-                              % type(raw_list).__name__)
-    return {"ews_enabled": enabled, "ews_allowed_app_ids": parse_allow_list(raw_list)}
+    """{"ews_enabled": True/False/None, "ews_allowed_app_ids": [...]}, read as o365_ews_access reads it."""
+    return read_policy(client).as_dict()
 
 
 def ews_for_app(policy, app_id):

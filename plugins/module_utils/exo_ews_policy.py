@@ -146,12 +146,25 @@ class EwsPolicy:
 
 
 def read_policy(client):
-    """The current policy: EwsEnabled from Get-OrganizationConfig, the list with -RetrieveEwsOperationAccessPolicy."""
+    """The current policy: EwsEnabled from Get-OrganizationConfig, the list with -RetrieveEwsOperationAccessPolicy.
+
+    An answer of another shape fails: a value that is neither true, false nor null is not "not
+    configured", and a list that is neither a string nor an array is not "empty".
+    """
     config = client.invoke("Get-OrganizationConfig", {}).value
     listing = client.invoke("Get-OrganizationConfig", {"RetrieveEwsOperationAccessPolicy": True}).value
-    if not config or not listing:
-        raise EwsPolicyError("Get-OrganizationConfig returned no organisation configuration, so nothing was changed.")
-    return EwsPolicy(parse_enabled(config[0].get("EwsEnabled")), parse_allow_list(listing[0].get("EwsAllowedAppIDs")))
+    if not config or not listing or not isinstance(config[0], dict) or not isinstance(listing[0], dict):
+        raise EwsPolicyError("Get-OrganizationConfig returned no organisation configuration, so the EWS policy cannot be "
+                             "read. Run again; if it persists, report it with the debug_log file of the run.")
+    raw_enabled, raw_list = config[0].get("EwsEnabled"), listing[0].get("EwsAllowedAppIDs")
+    enabled = parse_enabled(raw_enabled)
+    if raw_enabled is not None and enabled is None:
+        raise EwsPolicyError("Get-OrganizationConfig returned EwsEnabled=%r, which is neither true, false nor null, so "
+                             "the EWS policy cannot be read." % (raw_enabled,))
+    if raw_list is not None and not isinstance(raw_list, (str, list)):
+        raise EwsPolicyError("Get-OrganizationConfig returned EwsAllowedAppIDs of type %s, not a string or a list, so the "
+                             "EWS policy cannot be read." % type(raw_list).__name__)
+    return EwsPolicy(enabled, parse_allow_list(raw_list))
 
 
 def desired_policy(current, app_ids, state):

@@ -7,6 +7,7 @@ import tempfile
 
 import pytest
 
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import CmdletResult
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_policy import (
     EwsPolicy,
     EwsPolicyError,
@@ -16,6 +17,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_p
     narrowing_error,
     parse_allow_list,
     policy_warnings,
+    read_policy,
     set_parameters,
     tenant_lock,
     vanished,
@@ -140,3 +142,24 @@ def test_the_tenant_lock_refuses_a_planted_symlink(tmp_path, monkeypatch):
         with tenant_lock("00000000-0000-0000-0000-0000000000cc", wait=0.2):
             pass
     assert target.read_text() == "keep"
+
+
+class _Answers:
+    """Get-OrganizationConfig answers as given (only the parsing of read_policy is under test here)."""
+
+    def __init__(self, enabled, allowed):
+        self.records = {False: {"EwsEnabled": enabled}, True: {"EwsAllowedAppIDs": allowed}}
+
+    def invoke(self, cmdlet, parameters):
+        assert cmdlet == "Get-OrganizationConfig"
+        return CmdletResult([self.records[bool(parameters.get("RetrieveEwsOperationAccessPolicy"))]], [])
+
+
+@pytest.mark.parametrize("enabled, allowed, text", [
+    ("Sometimes", None, "EwsEnabled='Sometimes'"),
+    (True, {"ids": [OURS]}, "of type dict"),
+])
+def test_a_policy_of_an_unknown_shape_fails_instead_of_reading_as_not_configured(enabled, allowed, text):
+    with pytest.raises(EwsPolicyError, match=text):
+        read_policy(_Answers(enabled, allowed))
+    assert read_policy(_Answers("True", [OTHER + "," + OURS])).holds([OURS], "present")
