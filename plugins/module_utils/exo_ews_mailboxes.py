@@ -49,7 +49,7 @@ def _is_false(value):
 
 def _raise_if_aborted(runner):
     if runner.aborted is not None:
-        raise runner.aborted.cause
+        raise runner.aborted
 
 
 def blocked_by_listing(client, mailboxes, recipient_type_details=None):
@@ -91,13 +91,17 @@ def blocked_one_by_one(client, mailboxes, max_concurrency):
     return blocked, failed
 
 
-def enable_ews(client, mailboxes, max_concurrency):
+def enable_ews(client, mailboxes, max_concurrency, fixed=None):
     """Set-CASMailbox -EwsEnabled $true on each mailbox; returns (fixed, failed).
+
+    ``fixed`` (a list) gets each mailbox as it is confirmed, so a run that stops half-way
+    still knows what it changed.
 
     As for every write of this collection (see exo_writes), an ambiguous answer (an error, a
     warning, a send that went out more than once) is settled by reading the mailbox back.
     """
-    fixed, failed = [], []
+    fixed = [] if fixed is None else fixed
+    failed = []
     runner = BatchRunner(client, max_concurrency=max_concurrency)
 
     def read_back(call, outcome):

@@ -283,12 +283,17 @@ class EwsAccessRun:
         self.app_ids = app_ids
         self.client = None
         self.progress = Progress()
+        self.fixed = []  # mailboxes whose EWS switch this run turned on, filled as they are confirmed
         self.result = {"changed": False, "actions": self.progress.actions}
         self.mailbox_diff = None
 
     def partial_result(self):
         """What a failed run reports: the writes confirmed, and changed=true once one may have landed."""
-        return dict(self.result, changed=self.result["changed"] or self.progress.changed)
+        result = dict(self.result, changed=self.result["changed"] or self.progress.changed or bool(self.fixed))
+        if self.fixed and "mailboxes" not in result:
+            result["mailboxes"] = {"fixed": limited(sorted(mailbox.address for mailbox in self.fixed),
+                                                    self.params["report_limit"])[0]}
+        return result
 
     def run(self):
         """Connect, converge the policy, check or fix mailboxes; returns the result."""
@@ -340,7 +345,7 @@ class EwsAccessRun:
             if self.module.check_mode:
                 fixed = list(blocked)
             else:
-                fixed, set_failed = enable_ews(self.client, blocked, params["max_concurrency"])
+                fixed, set_failed = enable_ews(self.client, blocked, params["max_concurrency"], self.fixed)
                 failed.extend(set_failed)
             fixed.sort(key=lambda mailbox: mailbox.address.lower())
         shown_blocked, cut_blocked = limited([mailbox.address for mailbox in blocked], limit)

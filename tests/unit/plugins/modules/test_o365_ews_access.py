@@ -208,3 +208,15 @@ def test_a_mailbox_write_answered_ambiguously_is_read_back(exo, capsys):
     result = ews(exo, capsys, app_ids=[mse], fix_mailboxes=True, mailboxes=[blocked])
     assert not result.get("failed") and result["mailboxes"]["fixed"] == [blocked], result
     assert exo.control.stats()["by_cmdlet"]["Get-CASMailbox"] == 2  # the check, then the read-back
+
+
+def test_a_mailbox_fix_stopped_by_a_refusal_reports_what_it_changed(exo, capsys):
+    mse = entra(exo, "mse")["app_id"]
+    assert not ews(exo, capsys, app_ids=[mse]).get("failed")  # the policy is right; only mailboxes change below
+    blocked_before = org(exo)["mailboxes_ews_disabled"]
+    exo.control.add_faults({"kind": "status", "status": 403, "where": "sub", "cmdlet": "Set-CASMailbox", "count": 1,
+                            "message": "Access denied"})
+    result = ews(exo, capsys, app_ids=[mse], fix_mailboxes=True)
+    turned_on = sorted(set(blocked_before) - set(org(exo)["mailboxes_ews_disabled"]))
+    assert result.get("failed") and "AttributeError" not in result["msg"], result
+    assert turned_on and result["changed"] and sorted(result["mailboxes"]["fixed"]) == turned_on, result
