@@ -219,6 +219,28 @@ def narrowing_error(current, desired):
             "restrict_to_listed_apps: true to confirm." % (now, ",".join(desired.allowed)))
 
 
+def opening_error(current, desired):
+    """The message that stops a change from 'only the listed apps' to 'every app may use EWS', or None.
+
+    It happens when state=absent removes the last entry while EwsEnabled is true: an empty list
+    means no restriction by app ID.
+    """
+    if current.every_app or not desired.every_app or desired.enabled is not True:
+        return None
+    return ("EwsAllowedAppIDs would become empty while EwsEnabled is true, which means no restriction by app ID: every "
+            "app would then be allowed to use EWS, not only the apps listed today (%s). Nothing was changed. Fix: set "
+            "allow_every_app: true to confirm, or first add the apps that should keep EWS, or set EwsEnabled to false "
+            "yourself to block EWS for every app." % ",".join(current.allowed))
+
+
+def check_change(current, desired, restrict_to_listed_apps=False, allow_every_app=False):
+    """Raise EwsPolicyError for a change that turns the meaning of the policy around and was not confirmed."""
+    problem = None if restrict_to_listed_apps else narrowing_error(current, desired)
+    problem = problem or (None if allow_every_app else opening_error(current, desired))
+    if problem:
+        raise EwsPolicyError(problem)
+
+
 @contextlib.contextmanager
 def tenant_lock(tenant_id, wait=LOCK_WAIT_SECONDS, sleep=time.sleep):
     """Serialise the runs on this control node that write one tenant's EWS policy (a 0600 lock file, no symlinks)."""
@@ -257,16 +279,17 @@ class PolicyWriter:
         self.sleep = sleep
         self.warnings = []
 
-    def write(self, before, allow_narrowing):
-        """Re-read, write the merged list, read back, check again after a pause; returns the policy now held."""
+    def write(self, before, confirmed):
+        """Re-read, write the merged list, read back, check again after a pause; returns the policy now held.
+
+        ``confirmed`` holds the check_change options the user set.
+        """
         fresh = read_policy(self.client)
         self._report_vanished(before, fresh, "between this run's first read and its write")
         desired = desired_policy(fresh, self.app_ids, self.state)
         if fresh.holds(self.app_ids, self.state) and desired.enabled == fresh.enabled:
             return fresh  # another writer did it in the meantime
-        problem = narrowing_error(fresh, desired)
-        if problem and not allow_narrowing:
-            raise EwsPolicyError(problem)
+        check_change(fresh, desired, **confirmed)
         parameters = set_parameters(fresh, desired)
         settled_write(self.client, "Set-OrganizationConfig", parameters,
                       lambda: read_policy(self.client).holds(self.app_ids, self.state),

@@ -28,7 +28,8 @@ description:
     turning that into "only the listed apps" fails before any change unless O(restrict_to_listed_apps) confirms it. An
     app that the policy blocks gets HTTP 403 with C(X-EWS-Policy-Reason) V(EWS is blocked by policy for this user or
     tenant) (not in the list, or refused by a user-agent list), or V(EWS is disabled for this user or tenant)
-    (C(EwsEnabled) false for the organisation or the mailbox).
+    (C(EwsEnabled) false for the organisation or the mailbox). The reverse, O(state=absent) removing the last entry
+    while C(EwsEnabled) is true (which lets every app use EWS), needs O(allow_every_app).
   - An ambiguous answer to a write (a dropped connection, a re-sent request, a warning) is settled by reading back.
     The result's C(changed) is true as soon as a write may have been applied, also in a failed result.
   - Exchange Online can take up to 24 hours to apply a change; the module warns when it made one.
@@ -80,6 +81,13 @@ options:
       - Confirms that the policy may go from "every app may use EWS" (C(EwsEnabled) not configured, or true with an empty
         list) to "only the apps in C(EwsAllowedAppIDs)". Without it, that change fails before anything is written, naming
         the consequence. List every app that still needs EWS in O(app_ids) first.
+    type: bool
+    default: false
+  allow_every_app:
+    description:
+      - Confirms that O(state=absent) may remove the last entry of C(EwsAllowedAppIDs) while C(EwsEnabled) is true. An
+        empty list means no restriction by app ID, so every app may then use EWS. Without it, that change fails before
+        anything is written. To block EWS for every app instead, set C(EwsEnabled) to false yourself.
     type: bool
     default: false
   recheck_delay:
@@ -224,7 +232,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_ews_p
     check_app_ids,
     desired_policy,
     effective_access,
-    narrowing_error,
+    check_change,
     policy_warnings,
     read_policy,
     tenant_lock,
@@ -242,6 +250,7 @@ ARGUMENT_SPEC = dict(
     app_ids=dict(type="list", elements="str", required=True),
     state=dict(type="str", default="present", choices=["present", "absent"]),
     restrict_to_listed_apps=dict(type="bool", default=False),
+    allow_every_app=dict(type="bool", default=False),
     recheck_delay=dict(type="float", default=10.0),
     check_mailboxes=dict(type="bool", default=False),
     fix_mailboxes=dict(type="bool", default=False),
@@ -313,16 +322,17 @@ class EwsAccessRun:
         before = read_policy(self.client)
         desired = desired_policy(before, self.app_ids, self.params["state"])
         changed = desired != before
-        problem = narrowing_error(before, desired) if changed else None
-        if problem and not self.params["restrict_to_listed_apps"]:
-            raise EwsPolicyError(problem)
+        confirmed = {"restrict_to_listed_apps": self.params["restrict_to_listed_apps"],
+                     "allow_every_app": self.params["allow_every_app"]}
+        if changed:
+            check_change(before, desired, **confirmed)
         after = desired
         if changed and not self.module.check_mode:
             writer = PolicyWriter(self.client, self.app_ids, self.params["state"], self.progress,
                                   recheck_seconds=self.params["recheck_delay"])
             try:
                 with tenant_lock(self.client.tenant_id):
-                    after = writer.write(before, self.params["restrict_to_listed_apps"])
+                    after = writer.write(before, confirmed)
             finally:
                 for warning in writer.warnings:
                     self.module.warn(warning)

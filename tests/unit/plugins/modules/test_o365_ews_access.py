@@ -220,3 +220,14 @@ def test_a_mailbox_fix_stopped_by_a_refusal_reports_what_it_changed(exo, capsys)
     turned_on = sorted(set(blocked_before) - set(org(exo)["mailboxes_ews_disabled"]))
     assert result.get("failed") and "AttributeError" not in result["msg"], result
     assert turned_on and result["changed"] and sorted(result["mailboxes"]["fixed"]) == turned_on, result
+
+
+def test_removing_the_last_entry_never_opens_ews_to_every_app_silently(exo, capsys):
+    mse = entra(exo, "mse")["app_id"]
+    before = org(exo, ews_enabled=True, ews_allowed_app_ids=[mse])
+    refused = ews(exo, capsys, app_ids=[mse], state="absent")
+    assert refused.get("failed") and not refused["changed"] and "allow_every_app" in refused["msg"], refused
+    assert writes(exo) == {} and org(exo) == before
+    confirmed = ews(exo, capsys, app_ids=[mse], state="absent", allow_every_app=True)
+    assert not confirmed.get("failed") and confirmed["changed"], confirmed
+    assert org(exo)["ews_enabled"] is True and not org(exo)["ews_allowed_app_ids"]
