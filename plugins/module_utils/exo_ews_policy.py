@@ -183,13 +183,15 @@ def desired_policy(current, app_ids, state):
 def set_parameters(current, desired):
     """The Set-OrganizationConfig parameters that turn ``current`` into ``desired`` ({} when nothing changes).
 
-    The list goes as one comma-separated string (the parameter's documented type), or $null when
+    The list goes as one comma-separated string of GUIDs (the parameter's documented type), or $null when
     it becomes empty (the documented way to clear it). Both settings go in one call, as in
     Microsoft's example, so the list is in place when EwsEnabled becomes true.
     """
     parameters = {}
     if desired.keys() != current.keys():
-        parameters["EwsAllowedAppIDs"] = ",".join(desired.allowed) if desired.allowed else None
+        # Each ID in its plain form (no braces, lower case): the same app, in the form the parameter documents.
+        parameters["EwsAllowedAppIDs"] = ",".join(canonical_guid(entry) or entry for entry in desired.allowed) \
+            if desired.allowed else None
     if desired.enabled != current.enabled:
         parameters["EwsEnabled"] = desired.enabled
     return parameters
@@ -234,7 +236,14 @@ def opening_error(current, desired):
 
 
 def check_change(current, desired, restrict_to_listed_apps=False, allow_every_app=False):
-    """Raise EwsPolicyError for a change that turns the meaning of the policy around and was not confirmed."""
+    """Raise EwsPolicyError for a change that cannot be written, or turns the meaning of the policy around unconfirmed."""
+    junk = [entry for entry in desired.allowed if canonical_guid(entry) is None]
+    if junk:
+        # The list is written whole, so entries the parameter does not take would make every write fail.
+        raise EwsPolicyError("EwsAllowedAppIDs holds entries that are not application IDs: %s. The list is written whole "
+                             "and takes GUIDs only, so nothing was changed. Fix: remove those entries by hand "
+                             "(Set-OrganizationConfig -EwsAllowedAppIDs with the valid IDs), then run again."
+                             % ", ".join(repr(entry) for entry in junk))
     problem = None if restrict_to_listed_apps else narrowing_error(current, desired)
     problem = problem or (None if allow_every_app else opening_error(current, desired))
     if problem:

@@ -52,7 +52,7 @@ def test_present_appends_ours_and_keeps_other_entries_as_stored():
     current = EwsPolicy(None, [OTHER])
     desired = desired_policy(current, [OURS], "present")
     assert desired.as_dict() == {"ews_enabled": True, "ews_allowed_app_ids": [OTHER, OURS]}
-    assert set_parameters(current, desired) == {"EwsAllowedAppIDs": "%s,%s" % (OTHER, OURS), "EwsEnabled": True}
+    assert set_parameters(current, desired) == {"EwsAllowedAppIDs": "%s,%s" % (OTHER.lower(), OURS), "EwsEnabled": True}
 
 
 def test_present_is_idempotent_whatever_case_the_list_uses():

@@ -130,12 +130,12 @@ def test_every_shape_of_the_list_converges_once_and_absent_removes_ours(exo, cap
     org(exo, ews_list_shape=shape, ews_allowed_app_ids=[backup, crm.upper()])
     first = ews(exo, capsys, app_ids=[mse])
     assert not first.get("failed") and first["changed"], first
-    assert org(exo)["ews_allowed_app_ids"] == [backup, crm.upper(), mse]
+    assert org(exo)["ews_allowed_app_ids"] == [backup, crm, mse]  # each ID in its plain form
     second = ews(exo, capsys, app_ids=[mse])
     assert not second.get("failed") and not second["changed"], second
-    assert org(exo)["ews_allowed_app_ids"] == [backup, crm.upper(), mse]  # not appended twice
+    assert org(exo)["ews_allowed_app_ids"] == [backup, crm, mse]  # not appended twice
     gone = ews(exo, capsys, app_ids=[mse], state="absent")
-    assert not gone.get("failed") and gone["changed"] and org(exo)["ews_allowed_app_ids"] == [backup, crm.upper()]
+    assert not gone.get("failed") and gone["changed"] and org(exo)["ews_allowed_app_ids"] == [backup, crm]
 
 
 @pytest.mark.parametrize("enabled", [True, None])
@@ -231,3 +231,20 @@ def test_removing_the_last_entry_never_opens_ews_to_every_app_silently(exo, caps
     confirmed = ews(exo, capsys, app_ids=[mse], state="absent", allow_every_app=True)
     assert not confirmed.get("failed") and confirmed["changed"], confirmed
     assert org(exo)["ews_enabled"] is True and not org(exo)["ews_allowed_app_ids"]
+
+
+def test_entries_the_parameter_would_refuse_stop_the_run_before_any_write(exo, capsys):
+    mse, backup = entra(exo, "mse")["app_id"], entra(exo, "backup")["app_id"]
+    before = org(exo, ews_allowed_app_ids=[backup, "legacy-tool"])
+    refused = ews(exo, capsys, app_ids=[mse])
+    assert refused.get("failed") and "'legacy-tool'" in refused["msg"] and not refused["changed"], refused
+    assert writes(exo) == {} and org(exo) == before
+
+
+def test_a_braced_upper_case_entry_of_another_app_is_written_in_plain_form(exo, capsys):
+    mse, backup = entra(exo, "mse")["app_id"], entra(exo, "backup")["app_id"]
+    org(exo, ews_allowed_app_ids=["{%s}" % backup.upper()])
+    result = ews(exo, capsys, app_ids=[mse])
+    assert not result.get("failed") and result["changed"], result
+    assert org(exo)["ews_allowed_app_ids"] == [backup, mse]
+    assert not ews(exo, capsys, app_ids=[mse])["changed"]
