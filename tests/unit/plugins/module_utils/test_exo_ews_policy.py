@@ -64,7 +64,7 @@ def test_absent_removes_only_ours_and_never_touches_enabled():
     for enabled in (True, False, None):
         current = EwsPolicy(enabled, [OURS.upper(), OTHER])
         desired = desired_policy(current, [OURS], "absent")
-        assert set_parameters(current, desired) == {"EwsAllowedAppIDs": OTHER}
+        assert set_parameters(current, desired) == {"EwsAllowedAppIDs": OTHER.lower()}
     last = EwsPolicy(True, [OURS])
     assert set_parameters(last, desired_policy(last, [OURS], "absent")) == {"EwsAllowedAppIDs": None}
     absent_already = EwsPolicy(True, [OTHER])
