@@ -72,11 +72,45 @@ def _lower(value):
 
 
 def normalize_filter(text):
-    """A recipient filter compared loosely: outer braces dropped, whitespace collapsed."""
+    """A recipient filter as the module writes it: outer braces dropped, whitespace collapsed."""
     text = str(text or "").strip()
     if text.startswith("{") and text.endswith("}"):
         text = text[1:-1]
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _wrapped(text):
+    """True when one pair of parentheses encloses the whole text."""
+    if not (text.startswith("(") and text.endswith(")")):
+        return False
+    depth, quote = 0, None
+    for position, char in enumerate(text):
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0 and position < len(text) - 1:
+                return False
+    return True
+
+
+def same_filter(stored, wanted):
+    """True when a stored filter is the one asked for.
+
+    Exchange stores some recipient filters with every statement wrapped in parentheses (documented
+    for address lists and dynamic groups; for management scopes the evidence is silent), and OPATH
+    comparisons are case-insensitive: so outer parentheses and case do not count.
+    """
+    def key(text):
+        text = normalize_filter(text)
+        while _wrapped(text):
+            text = text[1:-1].strip()
+        return text.lower()
+    return key(stored) == key(wanted)
 
 
 def check_roles(values):
@@ -134,6 +168,10 @@ class Wanted:
             base = (params["assignment_name"] or "%s-%s" % (role[len(ROLE_PREFIX):], self.app_id)).strip()
             self._names[role.lower()] = (base, base + TWIN_SUFFIX)
         lengths = [("assignment_name", name) for name, _twin in self._names.values()] + [("scope_name", self.scope_name)]
+        for option, value in lengths:
+            if "*" in value:
+                raise RbacError("%s %r contains '*', which Exchange reads as a wildcard. Fix: choose a plain name."
+                                % (option, value))
         for option, value in lengths:
             limit = MAX_NAME - (len(TWIN_SUFFIX) if option == "assignment_name" else 0)
             if not value or len(value) > limit:
@@ -208,6 +246,11 @@ def summarize_pointer(pointer):
     return {"app_id": pointer.get("AppId"), "identity": app_parameter(pointer), "display_name": pointer.get("DisplayName")}
 
 
+def _is_app_record(record):
+    """True for an assignment to a service principal (RoleAssigneeType absent counts, as older answers omit it)."""
+    return str(record.get("RoleAssigneeType") or "ServicePrincipal") == "ServicePrincipal"
+
+
 def scope_users(records, scope, exclude=()):
     """Who references a management scope: 'name (field)' for every assignment but those named in ``exclude``."""
     names = {_lower(scope.get(key)) for key in ("Name", "Identity", "Guid")} - {""}
@@ -238,15 +281,22 @@ class RbacReader:
     def __init__(self, client):
         self.client = client
 
-    def one(self, cmdlet, identity):
-        """The first record of Get-X -Identity, or None when Exchange says it does not exist."""
+    def one(self, cmdlet, identity, by_name=True):
+        """The record Get-X -Identity names, or None when Exchange says it does not exist.
+
+        With ``by_name`` (RBAC objects, looked up by their name) only a record whose Name or
+        Identity is ``identity`` counts: -Identity also takes wildcards, and a look-up must never
+        answer with some other object. A mailbox is found by any of its addresses instead.
+        """
         try:
             records = self.client.invoke(cmdlet, {"Identity": identity}).value
         except ExoError as exc:
             if exc.kind != "not_found":
                 raise
             return None
-        return records[0] if records else None
+        wanted = _lower(identity)
+        return next((record for record in records if isinstance(record, dict) and (
+            not by_name or wanted in (_lower(record.get("Name")), _lower(record.get("Identity"))))), None)
 
     def pointer(self, app_id):
         """The app's pointer, or None.
@@ -266,9 +316,23 @@ class RbacReader:
         itself says which are the app's: an assignment's RoleAssignee may show a display name, and
         every MSE pointer gets the same one.
         """
-        parameters = {"RoleAssignee": app_parameter(pointer)} if pointer is not None else {}
-        return [record for record in self.client.invoke("Get-ManagementRoleAssignment", parameters).value
-                if isinstance(record, dict)]
+        if pointer is None:
+            return [record for record in self.client.invoke("Get-ManagementRoleAssignment", {}).value
+                    if isinstance(record, dict)]
+        records = [record for record in self.client.invoke("Get-ManagementRoleAssignment",
+                                                           {"RoleAssignee": app_parameter(pointer)}).value
+                   if isinstance(record, dict)]
+        # Validate before believing: keep what names this pointer. When the answer also held records
+        # of others (the filter was not applied as documented), a shared display name proves nothing.
+        guids = pointer_guids(pointer)
+        by_guid = [record for record in records if _is_app_record(record) and canonical_guid(record.get("RoleAssignee")) in guids]
+        if len(by_guid) == len(records):
+            return records
+        named = [record for record in records if _is_app_record(record)
+                 and _lower(record.get("RoleAssignee")) == _lower(pointer.get("DisplayName"))]
+        if len(by_guid) + len(named) == len(records):
+            return records
+        return by_guid
 
     def application_roles(self):
         """Names of the application roles, for an error message."""
@@ -349,7 +413,7 @@ class RbacPlan:
                 raise RbacError("Exchange Online has no role %r. Nothing was changed. Application roles: %s."
                                 % (role, ", ".join(self.read.application_roles())))
         for mailbox in verify_mailboxes:
-            if self.read.one("Get-Mailbox", mailbox) is None:
+            if self.read.one("Get-Mailbox", mailbox, by_name=False) is None:
                 raise RbacError("the mailbox %s to verify with does not exist in Exchange Online. Nothing was changed."
                                 % mailbox)
         if wanted.recipient_filter:
@@ -386,10 +450,14 @@ class RbacPlan:
 
         def in_effect(read):
             scope = read.one("Get-ManagementScope", name)
-            return scope is not None and normalize_filter(scope.get("RecipientFilter")) == wanted_filter
+            return scope is not None and same_filter(scope.get("RecipientFilter"), wanted_filter)
 
         if self.scope is not None:
-            if normalize_filter(self.scope.get("RecipientFilter")) == wanted_filter:
+            if _is_true(self.scope.get("Exclusive")):
+                raise RbacError("management scope %r is an exclusive scope: it locks its recipients away from every other "
+                                "admin, and exclusive scopes do not restrict apps. Nothing was changed. Fix: choose "
+                                "another scope_name (a scope of this app's own)." % name)
+            if same_filter(self.scope.get("RecipientFilter"), wanted_filter):
                 return
             users = scope_users(self.records, self.scope, wanted.all_names())
             if users:
@@ -420,6 +488,13 @@ class RbacPlan:
         else:
             taken = {_lower(record.get("Name")) for record in self.records}
             free = [name for name in wanted.names(role) if name.lower() not in taken]
+            if not free and len(ours) == 2:
+                # Both names are ours and neither has the scope asked for (a move that stopped half-way):
+                # one goes first, and the other keeps the app's access until the new one exists.
+                self.steps.append(self._remove_assignment(ours[1], "remove role assignment %s (it was for %s) to make "
+                                                          "room" % (ours[1].get("Name"),
+                                                                    summarize_assignment(ours[1])["scope"])))
+                free, ours = [str(ours[1].get("Name"))], ours[:1]
             if not free:
                 raise RbacError("both names of this app's %s assignment (%s) are taken. Nothing was changed. Fix: remove "
                                 "one of them, or choose another assignment_name." % (role, ", ".join(wanted.names(role))))
@@ -462,7 +537,10 @@ class RbacPlan:
             self.removals.append(self._remove_assignment(record, "remove role assignment %s" % record.get("Name")))
         if self.scope is not None:
             users = scope_users(self.records, self.scope, wanted.all_names())
-            if users:
+            if _is_true(self.scope.get("Exclusive")):
+                self.warnings.append("management scope %s was left in place: it is an exclusive scope, which this module "
+                                     "never creates." % wanted.scope_name)
+            elif users:
                 self.warnings.append("management scope %s was left in place: %s still use it."
                                      % (wanted.scope_name, ", ".join(users)))
             else:

@@ -119,6 +119,9 @@ class ExoError(Exception):
         self.diagnostics = diagnostics
         self.retry_after = retry_after
         self.cmdlet = cmdlet
+        # Sends of the same call before this answer that ended in a transient error or a dropped
+        # connection: each may have reached the service.
+        self.earlier_sends = 0
 
     @property
     def fatal(self):
@@ -473,6 +476,7 @@ class ExoClient:
                 answer = self._exchange(url, data, self.headers(token, cmdlet, extra_headers))
             except ExoError as exc:
                 exc.cmdlet = cmdlet
+                exc.earlier_sends = transient
                 self.trace.http(url, cmdlet, error=exc.kind, seconds=time.monotonic() - started)
                 raise
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
@@ -488,6 +492,7 @@ class ExoClient:
                     raise decode_error(answer.status, answer.headers, answer.body, cmdlet)
                 except ExoError as exc:
                     error = exc
+            error.earlier_sends = transient
             if error.kind == "throttled":
                 self.stats.add(throttled=1)
             if error.kind == "unauthorized" and not retry:

@@ -71,6 +71,9 @@ def settled_write(client, cmdlet, parameters, in_effect, what, progress):
         answer = client.invoke(cmdlet, parameters)
     except ExoError as exc:
         if exc.fatal:
+            # Nothing more can be sent, not even a read-back; an earlier send that ended in a
+            # transient error may still have applied the write.
+            progress.uncertain = progress.uncertain or bool(exc.earlier_sends)
             raise
         answer = exc
     doubt = ambiguity(answer)

@@ -10,10 +10,13 @@ import pytest
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_app_rbac import (
     RbacError,
     Wanted,
+    RbacReader,
     app_parameter,
     assignment_scope,
+    same_filter,
     scope_users,
 )
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import CmdletResult
 
 APP_ID = "933cd1fb-b19e-593d-bb75-a749a8395603"
 OBJECT_ID = "2ad4dac8-3532-5d08-9f81-471fe5aed19e"
@@ -53,6 +56,8 @@ def assignment(name, scope=None, unit=None, **fields):
     ({"assignment_name": "x" * 63}, "assignment_name must be 1 to 62"),
     ({"assignment_name": "mine", "roles": [ROLE, "Application Mail.Read"]}, "assignment_name names one assignment"),
     ({"scope_name": "mine", "recipient_filter": None}, "scope_name names the management scope"),
+    ({"scope_name": "MSE*"}, "wildcard"),
+    ({"assignment_name": "EWS*"}, "wildcard"),
 ])
 def test_bad_options_fail_with_the_fix(changes, text):
     with pytest.raises(RbacError, match=text):
@@ -93,3 +98,36 @@ def test_every_kind_of_reference_to_a_scope_counts_except_ours():
     users = scope_users(records, scope, exclude={"ours"})
     assert [user.split(" (")[0] for user in users] == ["other app", "helpdesk", "vip"]
     assert "CustomRecipientWriteScope" in users[1] and "ExclusiveRecipientWriteScope" in users[2]
+
+
+@pytest.mark.parametrize("stored, same", [
+    ("Department -eq 'Sales'", True),
+    ("(Department -eq 'Sales')", True),          # every statement wrapped, as Exchange stores some filters
+    ("{ ( department -EQ 'sales' ) }", True),
+    ("(Department -eq 'Sales') -and (Title -eq 'x')", False),
+    ("Department -eq 'Sales (EMEA)'", False),
+])
+def test_a_stored_filter_is_the_same_whatever_its_outer_parentheses_and_case(stored, same):
+    assert same_filter(stored, "Department -eq 'Sales'") is same
+    assert same_filter("(Department -eq 'Sales') -and (Title -eq 'x')", "Department -eq 'Sales') -and (Title -eq 'x'") \
+        is False
+
+
+class _Listing:
+    """Get-ManagementRoleAssignment answers as given (only the reader's checks are under test here)."""
+
+    def __init__(self, records):
+        self.records = records
+
+    def invoke(self, cmdlet, parameters):
+        assert cmdlet == "Get-ManagementRoleAssignment" and "RoleAssignee" in parameters
+        return CmdletResult([dict(record) for record in self.records], [])
+
+
+def test_the_pointers_assignments_are_checked_against_the_pointer():
+    ours, theirs = assignment("ours"), assignment("theirs", RoleAssignee="104c9472-3e85-51c9-aeeb-0566c7c38c30")
+    named = assignment("named", RoleAssignee="Mimecast Synchronization Engine")
+    group = assignment("group", RoleAssigneeType="RoleGroup", RoleAssignee=OBJECT_ID)
+    assert [r["Name"] for r in RbacReader(_Listing([ours, named])).assignments(pointer())] == ["ours", "named"]
+    # An answer that also holds others' records was not filtered: only the GUID is believed.
+    assert [r["Name"] for r in RbacReader(_Listing([ours, named, theirs, group])).assignments(pointer())] == ["ours"]

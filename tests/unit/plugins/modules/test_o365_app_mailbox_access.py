@@ -262,3 +262,42 @@ def test_widening_a_scoped_assignment_to_the_organisation_is_said(exo, capsys):
     assert not made.get("failed"), made["msg"]
     wide = rbac(exo, capsys)
     assert not wide.get("failed") and any("widened" in warning for warning in warning_texts(wide)), wide
+
+
+def test_an_exclusive_scope_of_an_admin_is_never_changed_or_removed(exo, capsys):
+    """An exclusive scope locks its recipients away from other admins as soon as it exists, used or not."""
+    before = org(exo, add_scopes=[{"name": "VIP", "filter": "Department -eq 'Finance'", "exclusive": True}])
+    changed = rbac(exo, capsys, recipient_filter=SALES, scope_name="VIP")
+    assert changed.get("failed") and "exclusive" in changed["msg"] and not changed["changed"], changed
+    removed = rbac(exo, capsys, state="absent", scope_name="VIP")
+    assert not removed.get("failed") and not removed["changed"], removed
+    assert any("exclusive" in warning for warning in warning_texts(removed))
+    assert writes(exo) == {} and org(exo) == before
+
+
+def test_a_move_that_stopped_half_way_still_converges_to_a_third_scope(exo, capsys):
+    unit = org(exo)["admin_units"][0]["id"]
+    assert not rbac(exo, capsys, recipient_filter=SALES).get("failed")
+    exo.control.add_faults({"kind": "adminapi_error", "where": "invoke", "cmdlet": "Remove-ManagementRoleAssignment",
+                            "count": 10})
+    half = rbac(exo, capsys, admin_unit=unit)
+    assert half.get("failed") and half["changed"], half  # the new one exists, the old one could not be removed
+    exo.control.clear_faults()
+    mine = [item["Name"] for item in org(exo)["assignments"] if item["Name"].startswith("EWS.AccessAsApp-")]
+    assert len(mine) == 2
+    wide = rbac(exo, capsys)
+    assert not wide.get("failed") and wide["changed"], wide
+    assert [action.split()[0] for action in wide["actions"]] == ["remove", "assign", "replace"]
+    mine = [item for item in org(exo)["assignments"] if item["Name"].startswith("EWS.AccessAsApp-")]
+    assert [item["RecipientWriteScope"] for item in mine] == ["Organization"]
+    assert not rbac(exo, capsys)["changed"]
+
+
+def test_a_refusal_after_a_send_that_may_have_landed_reports_changed(exo, capsys):
+    exo.control.add_faults({"kind": "drop", "where": "invoke", "cmdlet": "New-ManagementScope", "count": 1, "after": True},
+                           {"kind": "status", "status": 403, "where": "invoke", "cmdlet": "New-ManagementScope",
+                            "count": 1})
+    result = rbac(exo, capsys, recipient_filter=SALES)
+    assert result.get("failed") and result["changed"] and result["actions"] == [], result
+    mse = org(exo)["entra_service_principals"]["mse"]["app_id"]
+    assert any(scope["Name"] == "MSE-" + mse for scope in org(exo)["scopes"])  # it had landed
