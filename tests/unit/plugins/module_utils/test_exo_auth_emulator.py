@@ -21,6 +21,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth 
     AuthError,
     VerifiedHttpClient,
     build_token_provider,
+    is_local_endpoint,
     resolve_endpoints,
     tls_verify,
 )
@@ -251,3 +252,32 @@ def test_no_error_shows_a_secret_or_token(exo, sleeps, provoke):
     for secret in (WRONG_SECRET, exo.info["apps"]["secret"]["client_secret"]):
         assert secret not in text
     assert "eyJ" not in text  # no access token or client assertion
+
+
+def test_managed_identity_token_never_goes_through_a_proxy(exo, exo_client, sleeps, app_identity, monkeypatch):
+    # A corporate control node's proxy variables; the proxy here is the emulator's plain-HTTP sink,
+    # which cannot tunnel: a request sent through it fails.
+    del app_identity
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy_variables = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+    for name in proxy_variables:
+        monkeypatch.setenv(name, exo.info["sink_http_url"])
+    tokens = make_provider(auth_params(exo.info, client_id=None, client_secret=None, managed_identity="system"), sleeps)
+    token = tokens.get()
+    assert sleeps == []
+    for name in proxy_variables:  # the test's own check of the token goes straight to the emulator
+        monkeypatch.delenv(name)
+    assert exchange_accepts(exo_client, token)
+
+
+@pytest.mark.parametrize("url, local", [
+    ("http://169.254.169.254/metadata/identity/oauth2/token", True),   # Azure instance metadata service
+    ("http://127.0.0.1:41234/msi/token", True),                       # App Service / Functions
+    ("http://localhost:40342/metadata/identity/oauth2/token", True),  # Azure Arc
+    ("http://[::1]:8080/token", True),
+    ("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token", False),
+    ("https://10.1.2.3/token", False),
+])
+def test_which_endpoints_bypass_proxies(url, local):
+    assert is_local_endpoint(url) is local
