@@ -802,8 +802,14 @@ class MsalTokenProvider(_RetryingTokenProvider):
 
     def _explain_failure(self, exc):
         first_line = _first_line(exc) or exc.__class__.__name__
-        return ("Could not set up authentication for tenant %s at %s: %s. Fix: check the tenant option (GUID or "
-                "name.onmicrosoft.com), cloud/login_url, and the certificate file." % (self.tenant, self._login_url, first_line))
+        if isinstance(self._credential, dict):
+            # MSAL refused the certificate credential (the tenant was checked before it).
+            fix = ("check certificate_path (a PEM with the private key and the certificate, or a .pfx/.p12 with "
+                   "certificate_password), then cloud/login_url")
+        else:
+            fix = "check the tenant option (GUID or name.onmicrosoft.com) and cloud/login_url"
+        return ("Could not set up authentication for tenant %s at %s: %s. Fix: %s."
+                % (self.tenant, self._login_url, first_line, fix))
 
 
 def check_token_endpoint(token_endpoint, login_url):

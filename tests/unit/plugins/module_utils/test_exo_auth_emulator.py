@@ -19,6 +19,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth 
     AUTH_ARGUMENT_SPEC,
     AUTH_ATTEMPTS,
     AuthError,
+    MsalTokenProvider,
     VerifiedHttpClient,
     build_token_provider,
     is_local_endpoint,
@@ -281,3 +282,18 @@ def test_managed_identity_token_never_goes_through_a_proxy(exo, exo_client, slee
 ])
 def test_which_endpoints_bypass_proxies(url, local):
     assert is_local_endpoint(url) is local
+
+
+def test_a_certificate_msal_refuses_names_the_certificate_as_the_fix(exo, sleeps):
+    # Before the thumbprint was computed here, MSAL 1.29-1.34 refused a PEM credential and the
+    # message sent people to the tenant option.
+    params = auth_params(exo.info, client_secret=None, client_id=exo.info["apps"]["certificate"]["client_id"],
+                         certificate_path=exo.info["apps"]["certificate"]["cert_pem_path"])
+    login_url, exchange_url, custom_login = resolve_endpoints(params["cloud"], params["login_url"], params["exchange_url"])
+    http_client = VerifiedHttpClient(requests.Session(), tls_verify(params), params["timeout"])
+    with pytest.raises(AuthError) as caught:
+        MsalTokenProvider(tenant=params["tenant"], client_id=params["client_id"], credential={"private_key": "not a key"},
+                          login_url=login_url, scope=exchange_url + "/.default", http_client=http_client,
+                          custom_login=custom_login, sleep=sleeps.append).get()
+    message = str(caught.value)
+    assert "Fix: check certificate_path" in message and "tenant option" not in message

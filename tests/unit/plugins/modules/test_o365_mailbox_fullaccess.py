@@ -379,3 +379,22 @@ def test_an_unexpected_error_carries_its_traceback_with_secrets_masked(exo, caps
     assert "Traceback (most recent call last)" in result["exception"]
     assert "def broken" in result["exception"] or "in broken" in result["exception"]
     assert secret not in json.dumps(result)
+
+
+@pytest.mark.parametrize("credential", ["certificate_path", "secret"])
+def test_a_credential_in_the_task_wins_over_awx_azure_credential(exo, capsys, monkeypatch, credential):
+    # An AWX job with the "Microsoft Azure Resource Manager" credential attached: its variables
+    # name another app and a wrong secret; the task's own credential is the one used.
+    monkeypatch.setenv("AZURE_SECRET", "awx-secret-of-another-app")
+    monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-0000-4000-8000-000000000001")
+    monkeypatch.setenv("AZURE_CLOUD_ENVIRONMENT", "AzureCloud")
+    args = dict(connection(exo, app="certificate" if credential == "certificate_path" else "secret"),
+                mailboxes=[exo.info["service_account_custom"]])
+    if credential == "certificate_path":
+        args["certificate_path"] = exo.info["apps"]["certificate"]["cert_pem_path"]
+    else:
+        args["secret"] = args.pop("client_secret")
+    result = run(args, capsys, check=True)
+    assert not result.get("failed"), result["msg"]
+    assert result["counts"]["selected"] == 1
+    assert "awx-secret-of-another-app" not in json.dumps(result)
