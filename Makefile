@@ -16,7 +16,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(abspath $(LINKED))
 export PYTHONPATH := $(abspath tests)
 
 .PHONY: test demo bench pytest units integration live-test sanity lint venv collection staged clean release-check docs \
-	floors units-lowest
+	floors units-lowest sanity-lowest
 
 # pytest's summary line is repeated last, so the run ends with it.
 # units and integration run on the newest ansible-core (the test venv's); units-lowest and
@@ -73,6 +73,11 @@ $(LOWEST_VENV)/.installed: $(VENV)/.installed meta/runtime.yml tests/utils/floor
 
 units-lowest: staged $(LOWEST_VENV)/.installed
 	cd $(STAGED) && PATH=$(LOWEST_BIN):$$PATH ansible-test units --local --python $(PYVER) --color no
+
+sanity-lowest: staged $(LOWEST_VENV)/.installed
+	@pipver=$$($(LOWEST_BIN)/python tests/utils/ansible_test_pip_version.py) && \
+	  cp tests/utils/get_pip.py $$HOME/.ansible/test/cache/get_pip_$$(echo $$pipver | tr . _).py
+	cd $(STAGED) && PATH=$(LOWEST_BIN):$$PATH ansible-test sanity --venv --python $(PYVER) --color no
 
 # Every floor of requirements.txt and the lowest ansible-core, installed exactly, run against
 # the emulator: secret, PEM and PFX sign-in, a grant, a re-run, a revoke (tests/floors/floors.yml).

@@ -20,7 +20,7 @@ MUST_SHIP = [
 ]
 # Development only: the pytest harness needs the repository (conftest, utils, the emulator), the
 # plot is linked from the benchmark guide, the rest is tooling.
-MUST_NOT_SHIP_PREFIXES = ("tests/", ".ci/", ".venv/", ".build/", ".emulator/", ".pytest_cache/", "docs/benchmarks.png",
+MUST_NOT_SHIP_PREFIXES = ("tests/", ".ci/", ".github/", ".venv/", ".build/", ".emulator/", ".pytest_cache/", "docs/benchmarks.png",
                           "Makefile", "pytest.ini", ".gitignore", "changelogs/.plugin-cache.yaml")
 # The tarball was 124 KB with the plot and tests/ (and two modules fewer); without them the
 # three Exchange modules, their module_utils and docs come to about 125 KB.
