@@ -111,5 +111,8 @@ notes:
   - Redirects are never followed when getting a token, and the token endpoint must be on the login host, so
     credentials only ever go to Entra ID.
 requirements:
-  - msal >= 1.29.0 (brings requests)
+  - msal >= 1.29.0
+  - requests >= 2.25.0
+  - urllib3 >= 1.26.0
+  - cryptography >= 3.1
 '''
