@@ -53,19 +53,22 @@ units: staged
 	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test units --local --python $(PYVER) --color no
 
 # The lowest ansible-core that meta/runtime.yml's requires_ansible allows, with the test
-# venv's libraries (but the resolvelib ansible-core pins itself): ansible-test units of that version. The Windows collections whose
-# documentation the action plugin tests read are the test venv's (ansible package),
-# reached through a .pth file, since the ansible package for that core is not needed.
+# venv's libraries except three: the resolvelib that ansible-core pins itself, the msal that
+# azure.azcollection pins (AZURE_MSAL), as on a control node or execution environment shared
+# with it, and the cryptography that msal allows: ansible-test units of that version. The Windows collections whose documentation
+# the action plugin tests read are the test venv's (ansible package), reached through a .pth
+# file, since the ansible package for that core is not needed.
+AZURE_MSAL := 1.33.0
 LOWEST_VENV := $(BUILD)/lowest-core-venv
 LOWEST_BIN := $(abspath $(LOWEST_VENV))/bin
 
-$(LOWEST_VENV)/.installed: $(VENV)/.installed meta/runtime.yml tests/utils/floors.py
+$(LOWEST_VENV)/.installed: $(VENV)/.installed meta/runtime.yml tests/utils/floors.py Makefile
 	rm -rf $(LOWEST_VENV)
 	$(PYTHON) -m venv $(LOWEST_VENV)
 	core=$$($(BIN)/python tests/utils/floors.py lowest-core) && \
-	  grep -v -E '^(ansible|ansible-core|ansible-lint|resolvelib)==' tests/constraints.txt > $(LOWEST_VENV)/constraints.txt && \
+	  grep -v -E '^(ansible|ansible-core|ansible-lint|resolvelib|msal|cryptography)==' tests/constraints.txt > $(LOWEST_VENV)/constraints.txt && \
 	  $(LOWEST_BIN)/pip install --quiet --disable-pip-version-check -c $(LOWEST_VENV)/constraints.txt \
-	    "ansible-core==$$core" msal requests urllib3 cryptography jmespath pywinrm PyJWT pytest pytest-xdist pytest-mock mock PyYAML
+	    "ansible-core==$$core" "msal==$(AZURE_MSAL)" requests urllib3 cryptography jmespath pywinrm PyJWT pytest pytest-xdist pytest-mock mock PyYAML
 	mkdir -p $(LOWEST_VENV)/collections && \
 	  ln -sfn $$($(BIN)/python -c 'import ansible_collections, os; print(os.path.dirname(list(ansible_collections.__path__)[0]))')/ansible_collections $(LOWEST_VENV)/collections/ansible_collections && \
 	  echo $(abspath $(LOWEST_VENV))/collections > $$($(LOWEST_BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/test-venv-collections.pth
