@@ -15,11 +15,14 @@ PYVER = $$($(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 export ANSIBLE_COLLECTIONS_PATH := $(abspath $(LINKED))
 export PYTHONPATH := $(abspath tests)
 
-.PHONY: test demo bench pytest units integration live-test sanity lint venv collection staged clean release-check docs
+.PHONY: test demo bench pytest units integration live-test sanity lint venv collection staged clean release-check docs \
+	floors units-lowest sanity-lowest
 
 # pytest's summary line is repeated last, so the run ends with it.
-test: pytest units integration sanity lint
-	@echo "make test: pytest, ansible-test units, integration and sanity, and ansible-lint passed"
+# units and integration run on the newest ansible-core (the test venv's); units-lowest and
+# floors on the lowest one requires_ansible allows.
+test: pytest units integration sanity lint units-lowest floors
+	@echo "make test: pytest, ansible-test units (newest and lowest ansible-core), integration, sanity, ansible-lint and the floors run passed"
 	@tail -n 1 tests/output/pytest.log
 
 venv: $(VENV)/.installed
@@ -48,6 +51,50 @@ staged: venv
 # Unit tests (tests/unit/plugins/...), as a contributor runs them: ansible-test units.
 units: staged
 	cd $(STAGED) && PATH=$(BIN):$$PATH ansible-test units --local --python $(PYVER) --color no
+
+# The lowest ansible-core that meta/runtime.yml's requires_ansible allows, with the test
+# venv's libraries except three: the resolvelib that ansible-core pins itself, the msal that
+# azure.azcollection pins (AZURE_MSAL), as on a control node or execution environment shared
+# with it, and the cryptography that msal allows: ansible-test units of that version. The Windows collections whose documentation
+# the action plugin tests read are the test venv's (ansible package), reached through a .pth
+# file, since the ansible package for that core is not needed.
+AZURE_MSAL := 1.33.0
+LOWEST_VENV := $(BUILD)/lowest-core-venv
+LOWEST_BIN := $(abspath $(LOWEST_VENV))/bin
+
+$(LOWEST_VENV)/.installed: $(VENV)/.installed meta/runtime.yml tests/utils/floors.py Makefile
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	core=$$($(BIN)/python tests/utils/floors.py lowest-core) && \
+	  grep -v -E '^(ansible|ansible-core|ansible-lint|resolvelib|msal|cryptography)==' tests/constraints.txt > $(LOWEST_VENV)/constraints.txt && \
+	  $(LOWEST_BIN)/pip install --quiet --disable-pip-version-check -c $(LOWEST_VENV)/constraints.txt \
+	    "ansible-core==$$core" "msal==$(AZURE_MSAL)" requests urllib3 cryptography jmespath pywinrm PyJWT pytest pytest-xdist pytest-mock mock PyYAML
+	mkdir -p $(LOWEST_VENV)/collections && \
+	  ln -sfn $$($(BIN)/python -c 'import ansible_collections, os; print(os.path.dirname(list(ansible_collections.__path__)[0]))')/ansible_collections $(LOWEST_VENV)/collections/ansible_collections && \
+	  echo $(abspath $(LOWEST_VENV))/collections > $$($(LOWEST_BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/test-venv-collections.pth
+	@touch $@
+
+units-lowest: staged $(LOWEST_VENV)/.installed
+	cd $(STAGED) && PATH=$(LOWEST_BIN):$$PATH ansible-test units --local --python $(PYVER) --color no
+
+sanity-lowest: staged $(LOWEST_VENV)/.installed
+	@pipver=$$($(LOWEST_BIN)/python tests/utils/ansible_test_pip_version.py) && \
+	  cp tests/utils/get_pip.py $$HOME/.ansible/test/cache/get_pip_$$(echo $$pipver | tr . _).py
+	cd $(STAGED) && PATH=$(LOWEST_BIN):$$PATH ansible-test sanity --venv --python $(PYVER) --color no
+
+# Every floor of requirements.txt and the lowest ansible-core, installed exactly, run against
+# the emulator: secret, PEM and PFX sign-in, a grant, a re-run, a revoke (tests/floors/floors.yml).
+FLOORS_VENV := $(BUILD)/floors-venv
+
+$(FLOORS_VENV)/.installed: $(VENV)/.installed requirements.txt meta/runtime.yml tests/utils/floors.py
+	rm -rf $(FLOORS_VENV)
+	$(PYTHON) -m venv $(FLOORS_VENV)
+	$(BIN)/python tests/utils/floors.py pins > $(FLOORS_VENV)/floors.txt
+	$(FLOORS_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(FLOORS_VENV)/floors.txt
+	@touch $@
+
+floors: collection $(FLOORS_VENV)/.installed
+	$(BIN)/python tests/utils/floors.py run $(FLOORS_VENV)
 
 # Controller integration targets against the emulator each target starts on 127.0.0.1.
 # The Windows targets need a Windows host (see README, Development).

@@ -15,30 +15,34 @@ options:
     description:
       - The Microsoft Entra tenant, as its tenant ID (a GUID) or one of its domain names such as V(contoso.onmicrosoft.com).
       - Anything else is refused before a request is sent.
-      - If not set, the E(AZURE_TENANT) environment variable is used (AWX/AAP's Azure credential sets it), else
-        E(AZURE_TENANT_ID) (the name azure-identity and the Azure CLI use).
+      - If not set in the task, the E(AZURE_TENANT) environment variable is used (AWX/AAP's Azure credential sets
+        it), else E(AZURE_TENANT_ID) (the name azure-identity and the Azure CLI use).
     type: str
     required: true
   client_id:
     description:
       - Application (client) ID of the app registration that holds C(Exchange.ManageAsApp).
       - Required with O(client_secret) or O(certificate_path); not used with O(managed_identity) or O(access_token).
-      - If not set, the E(AZURE_CLIENT_ID) environment variable is used.
+      - If not set in the task, the E(AZURE_CLIENT_ID) environment variable is used.
     type: str
   client_secret:
     description:
       - A client secret of the app registration.
-      - If not set, the E(AZURE_SECRET) environment variable is used (AWX/AAP), else E(AZURE_CLIENT_SECRET) (azure-identity).
       - Exactly one of O(client_secret), O(certificate_path), O(access_token) and O(managed_identity) is needed.
-        A value from an environment variable counts as given.
+      - When the task sets none of those four, the E(AZURE_SECRET) environment variable is used (AWX/AAP), else
+        E(AZURE_CLIENT_SECRET) (azure-identity), else the certificate variables of O(certificate_path). A credential
+        given in the task always wins over the environment, so a task with O(certificate_path) or O(managed_identity)
+        works on a machine or AWX job where E(AZURE_SECRET) is set.
     type: str
+    aliases: [secret]
   certificate_path:
     description:
       - Certificate of the app registration with its private key, for a signed client assertion.
       - A PEM file holding both the private key and the certificate, or a C(.pfx)/C(.p12) file.
       - An encrypted private key needs O(certificate_password); a wrong or missing password is reported before any request.
-      - If not set, the E(AZURE_CLIENT_CERTIFICATE_PATH) environment variable is used (azure-identity), else
-        E(AZURE_CERTIFICATE_PATH) (the older name, still read).
+      - When the task sets no credential and there is no client secret in the environment, the
+        E(AZURE_CLIENT_CERTIFICATE_PATH) environment variable is used (azure-identity), else E(AZURE_CERTIFICATE_PATH)
+        (the older name, still read).
     type: path
   certificate_password:
     description:
@@ -68,8 +72,10 @@ options:
     description:
       - The Microsoft cloud of the tenant; picks the Entra ID and Exchange Online endpoints.
       - V(commercial) also serves GCC tenants. V(china) is the 21Vianet cloud.
+      - If not set, the E(AZURE_CLOUD_ENVIRONMENT) environment variable is used (AWX/AAP's Azure credential sets it).
+        C(AzureCloud) is V(commercial), C(AzureUSGovernment) is V(gcc_high) (a DoD tenant sets V(dod) here) and
+        C(AzureChinaCloud) is V(china). Without either, V(commercial).
     type: str
-    default: commercial
     choices: [commercial, gcc_high, dod, china]
   login_url:
     description:
@@ -105,5 +111,8 @@ notes:
   - Redirects are never followed when getting a token, and the token endpoint must be on the login host, so
     credentials only ever go to Entra ID.
 requirements:
-  - msal >= 1.29.0 (brings requests)
+  - msal >= 1.29.0
+  - requests >= 2.25.0
+  - urllib3 >= 1.26.0
+  - cryptography >= 3.1
 '''

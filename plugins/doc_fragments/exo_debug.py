@@ -18,6 +18,7 @@ options:
         C(headers), C(body_bytes), C(body_keys) and C(seconds), a C(batch) event the outcome of each sub-request.
       - It holds cmdlet names, URL paths, statuses, response headers from an allow-list, the keys and sizes of answers and
         timings. It never holds a token, secret, password, certificate, request body, mailbox data or query value.
-      - The file is created with mode 0600 and appended to.
+      - The file is appended to and kept readable by its owner only (mode 0600, also when it existed before). A path
+        that is a symlink is refused before any request, so a planted link cannot redirect the trace.
     type: path
 '''

@@ -14,6 +14,7 @@ one AuthError whose message says what to fix and never carries a secret.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import os
 import re
@@ -46,12 +47,32 @@ else:
     MSAL_IMPORT_ERROR = None
 
 try:
-    # MSAL depends on cryptography; we use it only to check a certificate file before MSAL reads it.
+    # MSAL depends on cryptography; we use it to check a certificate file before MSAL reads it
+    # and to compute the thumbprint older MSAL versions need (see certificate_credential).
+    from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
 except ImportError:
-    load_pem_private_key = pkcs12 = None
+    load_pem_private_key = pkcs12 = x509 = hashes = None
     UnsupportedAlgorithm = ValueError
+
+
+def _version_tuple(text):
+    """(1, 34, 0) for "1.34.0"; the leading numbers only."""
+    numbers = []
+    for part in str(text or "").split("."):
+        digits = re.match(r"\d+", part)
+        if not digits:
+            break
+        numbers.append(int(digits.group()))
+    return tuple(numbers)
+
+
+# MSAL computes a PEM certificate's thumbprint itself only from 1.35.0; before that a PEM
+# credential without "thumbprint" fails inside MSAL. We give it one on those versions only,
+# so a newer MSAL keeps its own choice (a SHA-256 thumbprint).
+MSAL_COMPUTES_THUMBPRINT = msal is not None and _version_tuple(getattr(msal, "__version__", "")) >= (1, 35)
 
 
 class AuthError(ConfigurationError):
@@ -77,19 +98,32 @@ CLOUDS = {
 
 # Shared by every module that talks to Exchange Online; documented in the
 # mimecast_mse.sync_engine.exo_auth doc fragment. The environment variables are those of
-# AWX/AAP's "Microsoft Azure Resource Manager" credential (AZURE_TENANT, AZURE_SECRET) and
-# those azure-identity's EnvironmentCredential reads (AZURE_TENANT_ID, AZURE_CLIENT_SECRET,
-# AZURE_CLIENT_CERTIFICATE_*); AZURE_CERTIFICATE_* are this collection's older names.
+# AWX/AAP's "Microsoft Azure Resource Manager" credential (AZURE_TENANT, AZURE_SECRET,
+# AZURE_CLOUD_ENVIRONMENT) and those azure-identity's EnvironmentCredential reads
+# (AZURE_TENANT_ID, AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_*); AZURE_CERTIFICATE_* are
+# this collection's older names. Option -> variables, read in this order.
+ENVIRONMENT = {
+    "tenant": ("AZURE_TENANT", "AZURE_TENANT_ID"),
+    "client_id": ("AZURE_CLIENT_ID",),
+    "client_secret": ("AZURE_SECRET", "AZURE_CLIENT_SECRET"),
+    "certificate_path": ("AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CERTIFICATE_PATH"),
+    "certificate_password": ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CERTIFICATE_PASSWORD"),
+    "cloud": ("AZURE_CLOUD_ENVIRONMENT",),
+}
+# The credential options come from the environment only when the task sets none of them
+# (apply_environment), never through env_fallback: a task's certificate_path must not
+# collide with an AZURE_SECRET that AWX put in the environment. An option given in the task
+# always wins over the environment, as in azure.azcollection.
 AUTH_ARGUMENT_SPEC = dict(
-    tenant=dict(type="str", required=True, fallback=(env_fallback, ["AZURE_TENANT", "AZURE_TENANT_ID"])),
-    client_id=dict(type="str", fallback=(env_fallback, ["AZURE_CLIENT_ID"])),
-    client_secret=dict(type="str", no_log=True, fallback=(env_fallback, ["AZURE_SECRET", "AZURE_CLIENT_SECRET"])),
-    certificate_path=dict(type="path", fallback=(env_fallback, ["AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CERTIFICATE_PATH"])),
-    certificate_password=dict(type="str", no_log=True,
-                              fallback=(env_fallback, ["AZURE_CLIENT_CERTIFICATE_PASSWORD", "AZURE_CERTIFICATE_PASSWORD"])),
+    tenant=dict(type="str", required=True, fallback=(env_fallback, list(ENVIRONMENT["tenant"]))),
+    client_id=dict(type="str", fallback=(env_fallback, list(ENVIRONMENT["client_id"]))),
+    # "secret", as azure.azcollection names it.
+    client_secret=dict(type="str", no_log=True, aliases=["secret"]),
+    certificate_path=dict(type="path"),
+    certificate_password=dict(type="str", no_log=True, fallback=(env_fallback, list(ENVIRONMENT["certificate_password"]))),
     access_token=dict(type="str", no_log=True),
     managed_identity=dict(type="str"),
-    cloud=dict(type="str", default="commercial", choices=["commercial", "gcc_high", "dod", "china"]),
+    cloud=dict(type="str", choices=["commercial", "gcc_high", "dod", "china"]),
     login_url=dict(type="str"),
     exchange_url=dict(type="str"),
     validate_certs=dict(type="bool", default=True),
@@ -98,7 +132,53 @@ AUTH_ARGUMENT_SPEC = dict(
 )
 CREDENTIAL_OPTIONS = ("client_secret", "certificate_path", "access_token", "managed_identity")
 AUTH_MUTUALLY_EXCLUSIVE = [CREDENTIAL_OPTIONS]
-AUTH_REQUIRED_ONE_OF = [CREDENTIAL_OPTIONS]
+# AZURE_CLOUD_ENVIRONMENT's names (azure.azcollection's, the Azure CLI's) -> cloud. US Government
+# is GCC High; a DoD tenant sets cloud: dod.
+CLOUD_NAMES = {"azurecloud": "commercial", "azureusgovernment": "gcc_high", "azurechinacloud": "china"}
+DEFAULT_CLOUD = "commercial"
+
+
+def _from_environment(option, environ):
+    """The first non-empty environment variable of an option, as (name, value), or (None, None)."""
+    for name in ENVIRONMENT[option]:
+        if environ.get(name):
+            return name, environ[name]
+    return None, None
+
+
+def apply_environment(params, environ=None):
+    """Fill the credential and cloud options the task left unset from the environment.
+
+    A credential comes from the environment only when the task names none: a client secret
+    (AZURE_SECRET, AZURE_CLIENT_SECRET) before a certificate (AZURE_CLIENT_CERTIFICATE_PATH),
+    as azure-identity reads them. Returns the secret values read, for the caller to mask like
+    no_log options. Raises AuthError when no credential is given anywhere or the cloud name
+    is unknown.
+    """
+    environ = os.environ if environ is None else environ
+    secrets = []
+    if not any(params.get(option) for option in CREDENTIAL_OPTIONS):
+        for option in ("client_secret", "certificate_path"):
+            _name, value = _from_environment(option, environ)
+            if value:
+                if option == "client_secret":
+                    secrets.append(value)
+                else:  # as Ansible's type "path" treats an option value
+                    value = os.path.expanduser(os.path.expandvars(value))
+                params[option] = value
+                break
+        else:
+            raise AuthError("one of the following is required: %s (or the environment variables %s)"
+                            % (", ".join(CREDENTIAL_OPTIONS),
+                               ", ".join(ENVIRONMENT["client_secret"] + ENVIRONMENT["certificate_path"])))
+    if not params.get("cloud"):
+        name, value = _from_environment("cloud", environ)
+        if value and value.strip().lower() not in CLOUD_NAMES:
+            raise AuthError("%s is %r, which is not a cloud this module knows (AzureCloud, AzureUSGovernment, "
+                            "AzureChinaCloud). Fix: set the cloud option, which wins over %s" % (name, value, name))
+        params["cloud"] = CLOUD_NAMES[value.strip().lower()] if value else DEFAULT_CLOUD
+    return secrets
+
 
 MIN_TIMEOUT, MAX_TIMEOUT = 1, 3600
 # Tries of one token request (or of the OpenID discovery) before a transient failure is final.
@@ -179,7 +259,8 @@ def tls_verify(params):
 
 def resolve_endpoints(cloud, login_url=None, exchange_url=None):
     """Return (login_url, exchange_url, custom_login) for a cloud and optional overrides."""
-    default_login, default_exchange = CLOUDS[cloud]
+    # None: apply_environment did not run (a caller of its own); the default cloud.
+    default_login, default_exchange = CLOUDS[cloud or DEFAULT_CLOUD]
     login = (login_url or default_login).rstrip("/")
     exchange = (exchange_url or default_exchange).rstrip("/")
     for name, url in (("login_url", login), ("exchange_url", exchange)):
@@ -212,6 +293,16 @@ def _checked_password(load, password, unreadable):
     return False
 
 
+def pem_thumbprint(data, certificate_path):
+    """SHA-1 thumbprint (hex) of the first certificate in a PEM file, as Entra ID shows it."""
+    try:
+        cert = x509.load_pem_x509_certificate(data)
+    except ValueError:
+        raise AuthError("the certificate in %s cannot be read: it is damaged or not PEM" % certificate_path) from None
+    # SHA-1 is what the x5t header of MSAL before 1.35 names a certificate by, not a security choice.
+    return cert.fingerprint(hashes.SHA1()).hex().upper()  # nosec
+
+
 def certificate_credential(certificate_path, certificate_password=None):
     """MSAL client_credential for a PEM (key + certificate) or PFX/PKCS#12 file, checked first."""
     if not os.path.isfile(certificate_path):
@@ -236,6 +327,8 @@ def certificate_credential(certificate_path, certificate_password=None):
         else:
             unreadable = "the private key in %s cannot be read: it is damaged or in an unknown format" % certificate_path
         credential = {"private_key": pem, "public_certificate": pem}
+        if not MSAL_COMPUTES_THUMBPRINT:
+            credential["thumbprint"] = pem_thumbprint(data, certificate_path)
     if _checked_password(load, certificate_password, unreadable):
         credential["passphrase"] = certificate_password
     return credential
@@ -425,6 +518,25 @@ def read_within(response, deadline):
     return response.content
 
 
+def is_local_endpoint(url):
+    """True for a loopback or link-local host: a managed identity endpoint (169.254.169.254, App Service's 127.0.0.1)."""
+    host = urlsplit(str(url or "")).hostname or ""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_link_local
+
+
+def _direct_session():
+    """A requests session that reads no proxy (or other) settings from the environment."""
+    session = requests.Session()
+    session.trust_env = False
+    return session
+
+
 class VerifiedHttpClient:
     """The HTTP client MSAL uses: every call carries our TLS settings and time limit.
 
@@ -438,6 +550,7 @@ class VerifiedHttpClient:
         self._session = session
         self._verify = verify
         self._timeout = timeout
+        self._direct = None
 
     def post(self, url, params=None, data=None, headers=None, **kwargs):
         """POST as MSAL asks, with our verify, time limit and no redirects."""
@@ -451,8 +564,16 @@ class VerifiedHttpClient:
         for name in ("verify", "allow_redirects", "stream", "timeout"):
             kwargs.pop(name, None)
         deadline = time.monotonic() + self._timeout
-        response = self._session.request(method, url, verify=self._verify, timeout=self._timeout,
-                                         allow_redirects=False, stream=True, **kwargs)
+        session = self._session
+        if is_local_endpoint(url):
+            # A managed identity endpoint is on this machine (or its hypervisor) and speaks plain
+            # HTTP: through an HTTP_PROXY the proxy would see the token and could hand back its own.
+            # verify= is passed below, so the environment's CA bundle variables are not needed.
+            if self._direct is None:
+                self._direct = _direct_session()
+            session = self._direct
+        response = session.request(method, url, verify=self._verify, timeout=self._timeout,
+                                   allow_redirects=False, stream=True, **kwargs)
         try:
             refuse_redirect(response, url)
             read_within(response, deadline)
@@ -461,7 +582,10 @@ class VerifiedHttpClient:
         return response
 
     def close(self):
-        """MSAL may call close(); the session is shared and closed by its owner."""
+        """MSAL may call close(); the shared session is closed by its owner, our own one here."""
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
 
 
 class _AnswerLog:
@@ -678,8 +802,14 @@ class MsalTokenProvider(_RetryingTokenProvider):
 
     def _explain_failure(self, exc):
         first_line = _first_line(exc) or exc.__class__.__name__
-        return ("Could not set up authentication for tenant %s at %s: %s. Fix: check the tenant option (GUID or "
-                "name.onmicrosoft.com), cloud/login_url, and the certificate file." % (self.tenant, self._login_url, first_line))
+        if isinstance(self._credential, dict):
+            # MSAL refused the certificate credential (the tenant was checked before it).
+            fix = ("check certificate_path (a PEM with the private key and the certificate, or a .pfx/.p12 with "
+                   "certificate_password), then cloud/login_url")
+        else:
+            fix = "check the tenant option (GUID or name.onmicrosoft.com) and cloud/login_url"
+        return ("Could not set up authentication for tenant %s at %s: %s. Fix: %s."
+                % (self.tenant, self._login_url, first_line, fix))
 
 
 def check_token_endpoint(token_endpoint, login_url):

@@ -634,8 +634,9 @@ class ExoClient:
             self.stats.count_cmdlet(cmdlet)
         self.stats.add(batches=1)
         cmdlets = {str(call_id): cmdlet for call_id, cmdlet, _parameters, _select in calls}
-        answers, _answer, throttled, _sends = self._post(self.batch_url, payload, "$batch", {"Prefer": "odata.continue-on-error"},
-                                                         retry=False, parse=lambda body, _cmdlet: self._sub_answers(body, cmdlets))
+        answers, _answer, throttled, _sends = self._post(
+            self.batch_url, payload, "$batch", {"Prefer": "odata.continue-on-error"},
+            retry=False, parse=lambda body, _cmdlet: self._sub_answers(body, cmdlets))
         if any(isinstance(outcome, ExoError) and outcome.kind == "unauthorized" for outcome in answers.values()):
             # The token expired while the batch ran: renew it before the retries go out.
             self.renew(sent_with[-1])

@@ -6,21 +6,24 @@
 ``ExoModule`` is an AnsibleModule with the shared authentication options (documented by
 the ``mimecast_mse.sync_engine.exo_auth`` doc fragment), the library checks, the
 connection, and one way to fail: a ConfigurationError or an ExoError becomes one
-message, anything unexpected becomes a message too (never a traceback in the result),
-and every failure carries what the run cost in requests plus whatever the module says
+message, anything unexpected becomes a message plus its traceback (``exception``, which
+Ansible shows at -vvv, masked like the rest of the result), and every failure carries what the run cost in requests plus whatever the module says
 it already did.
 """
 
 from __future__ import annotations
+
+import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth import (
     AUTH_ARGUMENT_SPEC,
     AUTH_MUTUALLY_EXCLUSIVE,
-    AUTH_REQUIRED_ONE_OF,
     MSAL_IMPORT_ERROR,
     REQUESTS_IMPORT_ERROR,
+    AuthError,
+    apply_environment,
     check_auth_params,
 )
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import (
@@ -43,7 +46,7 @@ class ExoModule(AnsibleModule):
         super().__init__(
             argument_spec=spec,
             mutually_exclusive=AUTH_MUTUALLY_EXCLUSIVE + list(mutually_exclusive or []),
-            required_one_of=AUTH_REQUIRED_ONE_OF + list(required_one_of or []),
+            required_one_of=list(required_one_of or []) or None,
             supports_check_mode=True,
             **kwargs
         )
@@ -53,6 +56,11 @@ class ExoModule(AnsibleModule):
         for library, error in LIBRARY_ERRORS.items():
             if error:
                 self.fail_json(msg=missing_required_lib(library), exception=error)
+        # The task's credential wins; only without one is the environment's used (see apply_environment).
+        try:
+            self.no_log_values.update(apply_environment(self.params))
+        except AuthError as exc:
+            self.fail_json(msg=str(exc))
 
     def require_library(self, library, error, option):
         """Fail when an optional library that ``option`` needs is missing."""
@@ -76,9 +84,15 @@ class ExoModule(AnsibleModule):
             return {}
         return self.client.stats.as_dict(self.client.tokens.renewals)
 
-    def fail_with(self, message, **result):
-        """fail_json with the request counts; ``result`` says what was already done."""
+    def fail_with(self, message, exception=None, **result):
+        """fail_json with the request counts; ``result`` says what was already done.
+
+        ``exception`` is a traceback for -vvv; fail_json masks the no_log values (secrets, and
+        every token seen, see connect) in it like in the message.
+        """
         result.setdefault("requests", self.requests_made())
+        if exception:
+            result["exception"] = exception
         self.fail_json(msg=message, **result)
 
     def run_guarded(self, work, partial_result=None):
@@ -87,6 +101,7 @@ class ExoModule(AnsibleModule):
         ``partial_result`` is a callable returning what the run already did (counts, the
         mailboxes changed); it is added to the failure so a stopped run still reports it.
         """
+        exception = None
         try:
             return work()
         except ConfigurationError as exc:
@@ -94,11 +109,13 @@ class ExoModule(AnsibleModule):
         except ExoError as exc:
             message = explain_error(exc, self.role_hint)
         except Exception as exc:  # pylint: disable=broad-exception-caught
-            # A bug or an answer nobody foresaw: say what and where, keep the counts.
+            # A bug or an answer nobody foresaw: say what and where, keep the counts; the
+            # traceback is what a maintainer needs, shown at -vvv as for any module.
             message = ("unexpected %s: %s. Nothing further was sent. Please report this with the debug_log file "
-                       "of the run." % (exc.__class__.__name__, exc))
+                       "of the run and the -vvv output." % (exc.__class__.__name__, exc))
+            exception = traceback.format_exc()
         extra = partial_result() if partial_result else {}
         if extra.get("msg"):
             message = "%s (%s)" % (message, extra.pop("msg"))
-        self.fail_with(message, **extra)
+        self.fail_with(message, exception=exception, **extra)
         return None  # not reached: fail_json exits

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Which mailboxes a run touches, and who the trustee is.
 
-Scope is every mailbox by default (as the seed's ``Get-Mailbox -ResultSize unlimited``),
+Scope is every mailbox by default (as the legacy guide's ``Get-Mailbox -ResultSize unlimited``),
 narrowed on the server by ``recipient_type_details`` and an OPATH ``filter``, or given
 as an explicit list; then ``exclude`` and a JMESPath ``query`` narrow it here. Only a
 few fields of each mailbox are kept, so a 100,000-mailbox tenant fits in little memory.

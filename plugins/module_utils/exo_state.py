@@ -16,7 +16,8 @@ wins: a record is the time a grant was verified, a negative number the time it w
 found missing or revoked (a tombstone); on a tie "absent" wins. Records that are not
 plain numbers or lie in the future are stale; records older than the max age are pruned
 (this run's own are kept, so ``state_max_age: 0`` leaves exactly what it verified);
-writes are atomic and fsynced; a symlinked path is followed, not replaced.
+writes are atomic and fsynced; a symlinked path is followed, not replaced, but a symlink to
+nothing is refused; the lock file beside it is owner-only.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class VerifiedGrants:
     """Verified-grant timestamps of one (tenant, trustee), backed by a JSON file."""
 
     def __init__(self, path, tenant, trustee, max_age_seconds, clock=time.time, monotonic=time.monotonic):
+        if os.path.islink(path) and not os.path.exists(path):
+            # A link to nowhere would make us create directories and a file wherever it points.
+            raise StateFileError("state_file %s is a symlink to %s, which does not exist. Nothing was changed. Fix: "
+                                 "remove the link or point state_file at a real path" % (path, os.readlink(path)))
         # The real file behind a symlink is the one to update; the link stays a link.
         self.path = os.path.realpath(path)
         self.key = "%s|%s" % (str(tenant).lower(), str(trustee).lower())
@@ -140,7 +145,11 @@ class VerifiedGrants:
         directory = os.path.dirname(self.path)
         try:
             os.makedirs(directory, exist_ok=True)
-            with open(self.path + ".lock", "a", encoding="utf-8") as lock:
+            # Owner-only like the state file, and never through a planted symlink.
+            lock_handle = os.open(self.path + ".lock", os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(lock_handle, "a", encoding="utf-8") as lock:
+                if os.fstat(lock.fileno()).st_mode & 0o777 != 0o600:
+                    os.fchmod(lock.fileno(), 0o600)
                 if fcntl is not None:
                     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
                 document = self._load()

@@ -18,6 +18,11 @@ import threading
 import time
 from urllib.parse import parse_qsl, urlsplit
 
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
+
+# The trace names the tenant and its mailbox counts: for its owner only.
+TRACE_MODE = 0o600
+
 # Response headers that describe an answer and carry no credential.
 SAFE_HEADERS = (
     "content-type", "content-encoding", "content-length", "retry-after", "request-id", "client-request-id",
@@ -57,6 +62,25 @@ class CallTrace:
         self.path = path
         self._lock = threading.Lock()
         self._started = time.monotonic()
+        if path:
+            # Fail before any request when the trace cannot be written safely.
+            try:
+                os.close(self._open())
+            except OSError as exc:
+                raise ConfigurationError("debug_log %s cannot be written (%s). Fix: point debug_log at a new file in "
+                                         "a directory you own; a symlink is refused" % (path, exc.strerror or exc)) from None
+
+    def _open(self):
+        """The trace for appending, owner-only, never through a symlink (a planted link could point anywhere)."""
+        handle = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0), TRACE_MODE)
+        try:
+            # The mode of os.open applies to a new file only; an existing trace is made owner-only too.
+            if os.fstat(handle).st_mode & 0o777 != TRACE_MODE:
+                os.fchmod(handle, TRACE_MODE)
+        except OSError:
+            os.close(handle)
+            raise
+        return handle
 
     def _write(self, record):
         if not self.path:
@@ -64,8 +88,7 @@ class CallTrace:
         record = dict(record, t=round(time.monotonic() - self._started, 4))
         line = json.dumps(record, sort_keys=True, default=str) + "\n"
         with self._lock:
-            # 0o600: the trace names the tenant and its mailbox counts, not for everyone.
-            handle = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            handle = self._open()
             try:
                 os.write(handle, line.encode("utf-8"))
             finally:

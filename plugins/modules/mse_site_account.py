@@ -55,7 +55,7 @@ options:
       - The account the MSE service runs as. V(DOMAIN\\user), V(.\\user) (local), V(user@domain), a group managed
         service account V(DOMAIN\\name$), or a built-in account V(LocalSystem), V(NetworkService) or V(LocalService)
         (also as C(NT AUTHORITY\...)).
-      - For Office 365 the seed procedure uses a mailbox-enabled user whose mailbox holds FullAccess, see
+      - For Office 365 Mimecast's legacy guide uses a mailbox-enabled user whose mailbox holds FullAccess, see
         M(mimecast_mse.sync_engine.o365_mailbox_fullaccess).
     type: str
     required: true

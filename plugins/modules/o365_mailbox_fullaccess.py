@@ -104,7 +104,8 @@ options:
   auto_mapping:
     description:
       - AutoMapping of new grants. Leave it V(false) for a service account, otherwise Outlook opens every granted mailbox
-        for it (Microsoft KB 2646504). The seed's command used the API default, V(true).
+        for it (Microsoft KB 2646504). The command of Mimecast's legacy guide used the API
+        default, V(true).
       - AutoMapping of an existing grant cannot be read back, so existing grants are left alone unless
         O(recreate_existing=true).
     type: bool
@@ -131,6 +132,11 @@ options:
         revoke on a tie). Records dated in the future or not numbers are ignored, records older than O(state_max_age) are
         pruned, and a long run saves its progress every minute. The module checks that the file can be written before it
         changes anything; if the final write still fails, the result keeps its counts and changed list.
+      - The file and its C(.lock) are readable by their owner only. A path that is a symlink to an existing file is
+        followed; a symlink to nothing is refused.
+      - On AWX/AAP a path inside the job's execution environment container is gone when the job ends, so every run
+        verifies every mailbox again. Use a path that outlives the job (a directory exposed to isolated jobs, or a
+        persistent volume of a container group).
     type: path
   state_max_age:
     description:

@@ -160,7 +160,7 @@ def bench_size(size, sample, state_dir, settings=None, onboarding_latency_ms=ONB
     options = dict(settings, mailboxes=size)
     with EmulatorProcess(os.path.join(state_dir, "emulator-%d" % size), **options) as emulator:
         print("  emulator started in %.1f s" % emulator.info.get("startup_seconds", 0), flush=True)
-        rows.append(baseline_row(emulator, "seed", run_seed, size, sample, settings))
+        rows.append(baseline_row(emulator, "legacy guide", run_seed, size, sample, settings))
         rows.append(baseline_row(emulator, "dsc", run_dsc, size, sample, settings))
         rows.append(listing_row(emulator, size))
         n = size - 1  # every mailbox but the trustee's own

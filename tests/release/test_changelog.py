@@ -66,3 +66,27 @@ def test_new_roles_are_listed(release_notes):
     listed = re.findall(r"^- mimecast_mse\.sync_engine\.(\w+) - ", sections(release_notes).get("New Roles", ""),
                         flags=re.M)
     assert listed == ROLES
+
+
+# Sections a first release cannot have: nothing was released before it to fix, break or remove.
+NOT_IN_A_FIRST_RELEASE = ("Bugfixes", "Security Fixes", "Breaking Changes / Porting Guide", "Deprecated Features",
+                          "Removed Features (previously deprecated)")
+
+
+def first_release_pending():
+    with open(os.path.join(REPO, "changelogs", "changelog.yaml"), encoding="utf-8") as handle:
+        return not (yaml.safe_load(handle).get("releases") or {})
+
+
+@pytest.mark.skipif(not first_release_pending(), reason="a release was made: later releases have fixes")
+def test_the_first_release_reads_as_one(release_notes):
+    by_title = sections(release_notes)
+    present = [title for title in NOT_IN_A_FIRST_RELEASE if title in by_title]
+    assert not present, "fixes of code never released belong in the summary or nowhere: %s" % present
+
+
+def test_the_summary_names_every_module_role_and_playbook(release_notes):
+    summary = " ".join(sections(release_notes)["Release Summary"].split())
+    playbooks = sorted(name for name in os.listdir(os.path.join(REPO, "playbooks")) if name.endswith(".yml"))
+    for name in MODULES + ROLES + playbooks:
+        assert name in summary, name

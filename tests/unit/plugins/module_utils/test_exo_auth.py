@@ -20,11 +20,13 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.doc_fragments.exo_auth import ModuleDocFragment
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils import exo_auth
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth import (
     AUTH_ARGUMENT_SPEC,
     AUTH_MUTUALLY_EXCLUSIVE,
-    AUTH_REQUIRED_ONE_OF,
+    ENVIRONMENT,
     AuthError,
+    apply_environment,
     StaticTokenProvider,
     build_token_provider,
     certificate_credential,
@@ -37,7 +39,7 @@ TENANT_ID = "0b9a2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 CLIENT_ID = "6a4b1f0e-2c3d-4e5f-8a9b-0c1d2e3f4a5b"
 ENV_NAMES = ("AZURE_TENANT", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_SECRET", "AZURE_CLIENT_SECRET",
              "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_CERTIFICATE_PATH", "AZURE_CLIENT_CERTIFICATE_PASSWORD",
-             "AZURE_CERTIFICATE_PASSWORD")
+             "AZURE_CERTIFICATE_PASSWORD", "AZURE_CLOUD_ENVIRONMENT")
 
 
 def auth_params(**overrides):
@@ -78,11 +80,25 @@ def clean_env(monkeypatch):
     return monkeypatch
 
 
+class Validated:
+    """What ExoModule ends up with: the validated parameters, or the error messages."""
+
+    def __init__(self, validated_parameters, error_messages):
+        self.validated_parameters = validated_parameters
+        self.error_messages = error_messages
+
+
 def validate(params):
-    """Validate as AnsibleModule does (fallbacks, mutually exclusive, required one of)."""
-    validator = ArgumentSpecValidator(AUTH_ARGUMENT_SPEC, mutually_exclusive=AUTH_MUTUALLY_EXCLUSIVE,
-                                      required_one_of=AUTH_REQUIRED_ONE_OF)
-    return validator.validate(params)
+    """Validate as ExoModule does (fallbacks, mutually exclusive, then the environment's credential)."""
+    validator = ArgumentSpecValidator(AUTH_ARGUMENT_SPEC, mutually_exclusive=AUTH_MUTUALLY_EXCLUSIVE)
+    result = validator.validate(params)
+    if result.error_messages:
+        return Validated(result.validated_parameters, result.error_messages)
+    try:
+        apply_environment(result.validated_parameters)
+    except AuthError as exc:
+        return Validated(result.validated_parameters, [str(exc)])
+    return Validated(result.validated_parameters, [])
 
 
 def test_azure_identity_environment_variables_are_read(clean_env):
@@ -130,6 +146,62 @@ def test_managed_identity_alone_is_enough_and_excludes_other_credentials(clean_e
     assert any("mutually exclusive" in message for message in result.error_messages)
 
 
+@pytest.mark.parametrize("credential", [
+    {"certificate_path": "/etc/ssl/private/task.pem"},
+    {"managed_identity": "system"},
+    {"access_token": "eyJ0eXAi.eyJ0aWQi.c2ln"},
+    {"client_secret": "task-secret"},
+    {"secret": "task-secret"},
+])
+def test_a_credential_in_the_task_wins_over_the_environment(clean_env, credential):
+    # AWX's Azure credential puts AZURE_SECRET (and a certificate, for azure-identity) in the environment.
+    clean_env.setenv("AZURE_SECRET", "awx-secret")
+    clean_env.setenv("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/ssl/private/env.pem")
+    clean_env.setenv("AZURE_TENANT", "fabrikam.onmicrosoft.com")
+    clean_env.setenv("AZURE_CLIENT_ID", "env-client")
+    result = validate(dict(credential, tenant=TENANT_ID, client_id=CLIENT_ID))
+    assert not result.error_messages
+    params = result.validated_parameters
+    assert params["tenant"] == TENANT_ID and params["client_id"] == CLIENT_ID
+    given = {"secret": "client_secret"}.get(next(iter(credential)), next(iter(credential)))
+    assert params[given] == next(iter(credential.values()))
+    for other in set(("client_secret", "certificate_path", "access_token", "managed_identity")) - {given}:
+        assert not params.get(other), other
+
+
+def test_environment_secret_before_environment_certificate(clean_env):
+    clean_env.setenv("AZURE_CLIENT_CERTIFICATE_PATH", "~/app.pem")
+    result = validate({"tenant": TENANT_ID, "client_id": CLIENT_ID})
+    assert result.validated_parameters["certificate_path"].endswith("/app.pem")
+    assert not result.validated_parameters["certificate_path"].startswith("~")
+    clean_env.setenv("AZURE_CLIENT_SECRET", "env-secret")
+    result = validate({"tenant": TENANT_ID, "client_id": CLIENT_ID})
+    assert result.validated_parameters["client_secret"] == "env-secret"
+    assert not result.validated_parameters["certificate_path"]
+
+
+@pytest.mark.parametrize("name, cloud", [("AzureCloud", "commercial"), ("AzureUSGovernment", "gcc_high"),
+                                         ("AzureChinaCloud", "china"), (None, "commercial")])
+def test_cloud_from_awx_azure_credential(clean_env, name, cloud):
+    if name:
+        clean_env.setenv("AZURE_CLOUD_ENVIRONMENT", name)
+    result = validate({"tenant": TENANT_ID, "managed_identity": "system"})
+    assert not result.error_messages
+    assert result.validated_parameters["cloud"] == cloud
+
+
+def test_cloud_in_the_task_wins_and_an_unknown_cloud_name_is_refused(clean_env):
+    clean_env.setenv("AZURE_CLOUD_ENVIRONMENT", "AzureGermanCloud")
+    assert validate({"tenant": TENANT_ID, "managed_identity": "system", "cloud": "dod"}).validated_parameters["cloud"] == "dod"
+    result = validate({"tenant": TENANT_ID, "managed_identity": "system"})
+    assert any("AZURE_CLOUD_ENVIRONMENT" in message and "AzureGermanCloud" in message for message in result.error_messages)
+
+
+def test_two_credentials_in_the_task_are_still_refused(clean_env):
+    result = validate({"tenant": TENANT_ID, "client_id": CLIENT_ID, "secret": "x", "certificate_path": "/a.pem"})
+    assert any("mutually exclusive" in message for message in result.error_messages)
+
+
 def test_without_any_credential_the_options_are_named(clean_env):
     result = validate({"tenant": TENANT_ID})
     assert any("managed_identity" in message and "client_secret" in message for message in result.error_messages)
@@ -143,8 +215,11 @@ def test_fragment_documents_every_environment_variable_of_each_option():
     for name, option in _fragment_options().items():
         text = " ".join(option["description"])
         documented = set(re.findall(r"E\((AZURE_[A-Z_]+)\)", text))
-        fallback = AUTH_ARGUMENT_SPEC[name].get("fallback")
-        assert documented == set(fallback[1] if fallback else []), name
+        own = set(ENVIRONMENT.get(name, ()))
+        # client_secret's description says which variables apply when no credential is given.
+        if name == "client_secret":
+            own |= set(ENVIRONMENT["certificate_path"]) & documented
+        assert documented == own, name
 
 
 def test_fragment_matches_the_argument_spec():
@@ -156,6 +231,7 @@ def test_fragment_matches_the_argument_spec():
         assert doc.get("default") == spec.get("default"), name
         assert doc.get("choices") == spec.get("choices"), name
         assert bool(doc.get("required")) == bool(spec.get("required")), name
+        assert doc.get("aliases") == spec.get("aliases"), name
 
 
 # -- input checks --------------------------------------------------------------------------
@@ -274,6 +350,21 @@ def test_pfx_with_wrong_or_missing_password_is_one_clear_error(tmp_path, key_and
 def test_pfx_with_its_password(tmp_path, key_and_cert):
     path = _pfx_file(tmp_path, *key_and_cert, password="pfx-password")
     assert certificate_credential(path, "pfx-password") == {"private_key_pfx_path": path, "passphrase": "pfx-password"}
+
+
+def test_pem_credential_names_its_certificate_for_msal_before_1_35(tmp_path, key_and_cert, monkeypatch):
+    # MSAL 1.29 to 1.34 refuse a PEM credential without a thumbprint; 1.35 computes its own.
+    monkeypatch.setattr(exo_auth, "MSAL_COMPUTES_THUMBPRINT", False)
+    credential = certificate_credential(_pem_file(tmp_path, *key_and_cert))
+    assert credential["thumbprint"] == key_and_cert[1].fingerprint(hashes.SHA1()).hex().upper()
+    monkeypatch.setattr(exo_auth, "MSAL_COMPUTES_THUMBPRINT", True)
+    assert "thumbprint" not in certificate_credential(_pem_file(tmp_path, *key_and_cert))
+
+
+@pytest.mark.parametrize("version, computes", [("1.29.0", False), ("1.34.0", False), ("1.35.0", True), ("1.39.0", True),
+                                               ("2.0.0b1", True)])
+def test_msal_versions_that_compute_the_thumbprint(version, computes):
+    assert (exo_auth._version_tuple(version) >= (1, 35)) is computes  # pylint: disable=protected-access
 
 
 def test_damaged_pem_key_is_named(tmp_path, key_and_cert):

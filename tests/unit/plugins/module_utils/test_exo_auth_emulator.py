@@ -19,8 +19,10 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_auth 
     AUTH_ARGUMENT_SPEC,
     AUTH_ATTEMPTS,
     AuthError,
+    MsalTokenProvider,
     VerifiedHttpClient,
     build_token_provider,
+    is_local_endpoint,
     resolve_endpoints,
     tls_verify,
 )
@@ -83,6 +85,17 @@ def test_secret_token_is_accepted_and_names_its_tenant(exo, exo_client, sleeps):
     tokens = make_provider(auth_params(exo.info), sleeps)
     assert exchange_accepts(exo_client, tokens.get())
     assert tokens.tenant_id() == exo.info["tenant_id"]
+
+
+@pytest.mark.parametrize("kind", ["pem", "pfx"])
+def test_certificate_files_sign_in_with_this_msal(exo, exo_client, sleeps, kind):
+    # make units-lowest runs this with azure.azcollection's msal (1.33), which does not compute a
+    # PEM certificate's thumbprint itself; make units with the newest, which does.
+    app = exo.info["apps"]["certificate"]
+    path = app["cert_pem_path"] if kind == "pem" else app["pfx_path"]
+    params = auth_params(exo.info, client_id=app["client_id"], client_secret=None, certificate_path=path,
+                         certificate_password=app["pfx_password"] if kind == "pfx" else None)
+    assert exchange_accepts(exo_client, make_provider(params, sleeps).get())
 
 
 def test_encrypted_pem_certificate_with_its_password(exo, exo_client, sleeps, tmp_path):
@@ -251,3 +264,47 @@ def test_no_error_shows_a_secret_or_token(exo, sleeps, provoke):
     for secret in (WRONG_SECRET, exo.info["apps"]["secret"]["client_secret"]):
         assert secret not in text
     assert "eyJ" not in text  # no access token or client assertion
+
+
+def test_managed_identity_token_never_goes_through_a_proxy(exo, exo_client, sleeps, app_identity, monkeypatch):
+    # A corporate control node's proxy variables; the proxy here is the emulator's plain-HTTP sink,
+    # which cannot tunnel: a request sent through it fails.
+    del app_identity
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    proxy_variables = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+    for name in proxy_variables:
+        monkeypatch.setenv(name, exo.info["sink_http_url"])
+    tokens = make_provider(auth_params(exo.info, client_id=None, client_secret=None, managed_identity="system"), sleeps)
+    token = tokens.get()
+    assert sleeps == []
+    for name in proxy_variables:  # the test's own check of the token goes straight to the emulator
+        monkeypatch.delenv(name)
+    assert exchange_accepts(exo_client, token)
+
+
+@pytest.mark.parametrize("url, local", [
+    ("http://169.254.169.254/metadata/identity/oauth2/token", True),   # Azure instance metadata service
+    ("http://127.0.0.1:41234/msi/token", True),                       # App Service / Functions
+    ("http://localhost:40342/metadata/identity/oauth2/token", True),  # Azure Arc
+    ("http://[::1]:8080/token", True),
+    ("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token", False),
+    ("https://10.1.2.3/token", False),
+])
+def test_which_endpoints_bypass_proxies(url, local):
+    assert is_local_endpoint(url) is local
+
+
+def test_a_certificate_msal_refuses_names_the_certificate_as_the_fix(exo, sleeps):
+    # Before the thumbprint was computed here, MSAL 1.29-1.34 refused a PEM credential and the
+    # message sent people to the tenant option.
+    params = auth_params(exo.info, client_secret=None, client_id=exo.info["apps"]["certificate"]["client_id"],
+                         certificate_path=exo.info["apps"]["certificate"]["cert_pem_path"])
+    login_url, exchange_url, custom_login = resolve_endpoints(params["cloud"], params["login_url"], params["exchange_url"])
+    http_client = VerifiedHttpClient(requests.Session(), tls_verify(params), params["timeout"])
+    with pytest.raises(AuthError) as caught:
+        MsalTokenProvider(tenant=params["tenant"], client_id=params["client_id"], credential={"private_key": "not a key"},
+                          login_url=login_url, scope=exchange_url + "/.default", http_client=http_client,
+                          custom_login=custom_login, sleep=sleeps.append).get()
+    message = str(caught.value)
+    assert "Fix: check certificate_path" in message and "tenant option" not in message

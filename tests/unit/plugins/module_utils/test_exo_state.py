@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -147,6 +149,29 @@ def test_a_symlinked_state_file_is_followed_not_replaced(tmp_path):
     grants.save()
     assert link.is_symlink()
     assert "x" in json.loads(real.read_text())["grants"]["t|u"]
+
+
+def test_a_symlink_to_nowhere_is_refused_and_nothing_is_created(tmp_path):
+    # A planted link to a path that does not exist yet would make us create it (and its directories).
+    target = tmp_path / "elsewhere" / "deep" / "planted.json"
+    link = tmp_path / "state.json"
+    link.symlink_to(target)
+    with pytest.raises(StateFileError, match="symlink.*does not exist"):
+        VerifiedGrants(str(link), "t", "u", 3600)
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_the_lock_file_is_for_the_owner_only(tmp_path):
+    path = tmp_path / "state.json"
+    grants = VerifiedGrants(str(path), "t", "u", 3600)
+    grants.record("x")
+    old_umask = os.umask(0o022)
+    try:
+        grants.save()
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(os.stat(str(path) + ".lock").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 def test_a_state_file_that_cannot_be_written_is_refused_before_any_change(tmp_path):

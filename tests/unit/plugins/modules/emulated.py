@@ -9,20 +9,34 @@ Shared by the module tests; imported as part of the collection
 
 from __future__ import annotations
 
+import contextlib
 import json
 from unittest import mock
 
 import pytest
 
+from ansible.module_utils import basic
 from ansible.module_utils.common import warnings
-from ansible.module_utils.testing import patch_module_args
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core before 2.19, the lower end of requires_ansible
+    @contextlib.contextmanager
+    def patch_module_args(args):
+        """What ansible-core 2.19's helper does: the arguments AnsibleModule reads."""
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8")):
+            yield
 
 
 def run_module(module, args, capsys, check=False, diff=False):
     """Run ``module.main()`` with ``args`` (check and diff mode as asked); returns its result dict."""
     # Warnings and deprecations are module-global: without a fresh store a second run in the
     # same test would report the first run's warnings as its own.
-    with mock.patch.object(warnings, "_global_warnings", {}), mock.patch.object(warnings, "_global_deprecations", {}):
+    # (Dicts from ansible-core 2.19, lists before.)
+    fresh_warnings = type(warnings._global_warnings)()  # pylint: disable=protected-access
+    fresh_deprecations = type(warnings._global_deprecations)()  # pylint: disable=protected-access
+    with mock.patch.object(warnings, "_global_warnings", fresh_warnings), \
+            mock.patch.object(warnings, "_global_deprecations", fresh_deprecations):
         with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=diff)):
             with pytest.raises(SystemExit):
                 module.main()

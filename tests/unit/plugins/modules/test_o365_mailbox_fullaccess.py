@@ -22,6 +22,12 @@ from ansible_collections.mimecast_mse.sync_engine.tests.unit.plugins.modules imp
 
 WRITES = ("Add-MailboxPermission", "Remove-MailboxPermission")
 
+try:  # From ansible-core 2.19 the controller asks for tracebacks; before, a result always has them.
+    from ansible.module_utils._internal import _traceback  # pylint: disable=unused-import
+    TRACEBACKS_ASKED_FOR = True
+except ImportError:
+    TRACEBACKS_ASKED_FOR = False
+
 
 def run(args, capsys, check=False):
     """Run the module with ``args``; returns its result dict."""
@@ -353,3 +359,42 @@ def test_validate_certs_false_warns(exo, capsys):
     args.pop("ca_path")
     result = run(args, capsys, check=True)
     assert "validate_certs is false" in json.dumps(result.get("warnings"))
+
+
+def test_an_unexpected_error_carries_its_traceback_with_secrets_masked(exo, capsys, monkeypatch):
+    # A bug (here: one planted in the mailbox selection) must reach a maintainer with its
+    # traceback, shown by Ansible at -vvv, and still without the secret it happened to hold.
+    args = dict(connection(exo), mailboxes=[exo.info["service_account_custom"]])
+    secret = args["client_secret"]
+    if TRACEBACKS_ASKED_FOR:  # what the controller sends with ANSIBLE_DISPLAY_TRACEBACK=error (2.19+)
+        args["_ansible_tracebacks_for"] = ["error"]
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("planted bug near %s" % secret)
+
+    monkeypatch.setattr(o365_mailbox_fullaccess, "select_mailboxes", broken)
+    result = run(args, capsys)
+    assert result["failed"]
+    assert "unexpected RuntimeError" in result["msg"]
+    assert "Traceback (most recent call last)" in result["exception"]
+    assert "def broken" in result["exception"] or "in broken" in result["exception"]
+    assert secret not in json.dumps(result)
+
+
+@pytest.mark.parametrize("credential", ["certificate_path", "secret"])
+def test_a_credential_in_the_task_wins_over_awx_azure_credential(exo, capsys, monkeypatch, credential):
+    # An AWX job with the "Microsoft Azure Resource Manager" credential attached: its variables
+    # name another app and a wrong secret; the task's own credential is the one used.
+    monkeypatch.setenv("AZURE_SECRET", "awx-secret-of-another-app")
+    monkeypatch.setenv("AZURE_CLIENT_ID", "00000000-0000-4000-8000-000000000001")
+    monkeypatch.setenv("AZURE_CLOUD_ENVIRONMENT", "AzureCloud")
+    args = dict(connection(exo, app="certificate" if credential == "certificate_path" else "secret"),
+                mailboxes=[exo.info["service_account_custom"]])
+    if credential == "certificate_path":
+        args["certificate_path"] = exo.info["apps"]["certificate"]["cert_pem_path"]
+    else:
+        args["secret"] = args.pop("client_secret")
+    result = run(args, capsys, check=True)
+    assert not result.get("failed"), result["msg"]
+    assert result["counts"]["selected"] == 1
+    assert "awx-secret-of-another-app" not in json.dumps(result)
