@@ -24,8 +24,10 @@ MUST_SHIP = [
 MUST_NOT_SHIP_PREFIXES = ("tests/", ".ci/", ".github/", ".venv/", ".build/", ".emulator/", ".pytest_cache/", "docs/benchmarks.png",
                           "Makefile", "pytest.ini", ".gitignore", "changelogs/.plugin-cache.yaml")
 # The tarball was 124 KB with the plot and tests/ (and two modules fewer); without them the
-# three Exchange modules, their module_utils and docs come to about 125 KB.
-MAX_BYTES = 160_000
+# three Exchange modules, their module_utils and docs came to about 125 KB, and 163 KB with the
+# fourth (o365_app_access_info) and the OAuth modules' shared-tenant handling. The bound catches
+# a test tree, a plot or a virtual environment slipping into the build, not growth of the code.
+MAX_BYTES = 200_000
 
 
 @pytest.fixture(scope="module")
