@@ -153,6 +153,14 @@ class EmulatorControl:
         """Change runtime settings (latency_ms, read_rate, ...); returns the whole config."""
         return self._call("POST", "config", changes) if changes else self._call("GET", "config")
 
+    def org(self, **changes):
+        """The organisation state (EWS policy, RBAC objects); POST ``changes`` first when given."""
+        return self._call("POST", "org", changes) if changes else self._call("GET", "org")
+
+    def graph(self, **changes):
+        """The emulated Microsoft Graph state; POST ``changes`` first when given."""
+        return self._call("POST", "graph", changes) if changes else self._call("GET", "graph")
+
     def add_faults(self, *rules):
         """Add fault rules; returns the active rules."""
         return self._call("POST", "faults", list(rules))["rules"]

@@ -12,14 +12,8 @@ EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 
 
 def control(exo, **changes):
-    """GET (no changes) or POST /_emulator/graph; and the org state."""
-    url = exo.info["control_url"] + "/graph"
-    if changes:
-        response = requests.post(url, json=changes, verify=exo.ca_path, timeout=30)
-    else:
-        response = requests.get(url, verify=exo.ca_path, timeout=30)
-    response.raise_for_status()
-    return response.json()
+    """GET (no changes) or POST /_emulator/graph."""
+    return exo.control.graph(**changes)
 
 
 def mse_app(exo):

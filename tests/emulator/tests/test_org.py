@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 pytest_plugins = ["emulator.fixtures"]
 
@@ -11,13 +10,7 @@ ROLE = "Application EWS.AccessAsApp"
 
 def org(exo, **changes):
     """GET (no changes) or POST /_emulator/org."""
-    url = exo.info["control_url"] + "/org"
-    if changes:
-        response = requests.post(url, json=changes, verify=exo.ca_path, timeout=30)
-    else:
-        response = requests.get(url, verify=exo.ca_path, timeout=30)
-    response.raise_for_status()
-    return response.json()
+    return exo.control.org(**changes)
 
 
 def config(client, retrieve=False):

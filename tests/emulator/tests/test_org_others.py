@@ -15,13 +15,7 @@ MSE_NAME = "Mimecast Synchronization Engine"
 
 def org(exo, **changes):
     """GET (no changes) or POST /_emulator/org."""
-    url = exo.info["control_url"] + "/org"
-    if changes:
-        response = requests.post(url, json=changes, verify=exo.ca_path, timeout=30)
-    else:
-        response = requests.get(url, verify=exo.ca_path, timeout=30)
-    response.raise_for_status()
-    return response.json()
+    return exo.control.org(**changes)
 
 
 def org_refused(exo, **changes):

@@ -60,11 +60,7 @@ def warning_texts(result):
 
 def org(exo, **changes):
     """The emulator's organisation state, GET /_emulator/org (POST ``changes`` first when given)."""
-    control = exo.control
-    response = control.session.request("POST" if changes else "GET", control.url + "/org", json=changes or None,
-                                       verify=control.verify, timeout=60)
-    response.raise_for_status()
-    return response.json()
+    return exo.control.org(**changes)
 
 
 def writes(exo):
