@@ -127,6 +127,18 @@ options:
       - With O(state=present), a mailbox verified less than O(state_max_age) hours ago is trusted without a request.
         A grant removed by someone else is therefore noticed only when its record ages out.
       - Records are kept per tenant and trustee; records of revoked or failed mailboxes are dropped. Not written in check mode.
+      - It also records when the last complete listing of the scope started, on Exchange Online's clock (its C(Date)
+        header, never the control node's). The next V(present) run with the same O(user), O(recipient_type_details),
+        O(filter), O(query) and O(exclude) then lists only the mailboxes created or changed since, less one hour of
+        margin (C(WhenChangedUTC) and C(WhenCreatedUTC) filters, combined with O(filter)), so an onboarding run costs
+        about one listing page plus the new mailboxes. A mailbox that enters O(filter) through an attribute change is
+        listed too, since the change moves its C(WhenChanged).
+      - A full listing is made instead when the scope options changed, when the last full listing is older than
+        O(state_max_age), with O(state_max_age=0) or O(recreate_existing=true), when Exchange Online refuses the date
+        filter or sends no C(Date), and after a revoke (O(state=absent)) recorded in the same file. A run in which a
+        mailbox failed or that stopped early keeps the previous mark, so what it missed is listed again.
+      - Granting changes a mailbox's C(WhenChanged) too, so the first run after a large grant run lists those mailboxes
+        once more (trusting them from the file, without permission reads).
       - Several runs may share the file (it is locked while written, and the latest observation of a mailbox wins, a
         revoke on a tie). Records dated in the future or not numbers are ignored, records older than O(state_max_age) are
         pruned, and a long run saves its progress every minute. The module checks that the file can be written before it
@@ -247,6 +259,14 @@ state_file_saved:
   description: False when O(state_file) could not be written at the end; the grants themselves were made.
   returned: when writing the state file failed
   type: bool
+listing:
+  description:
+    - How the mailboxes were found. C(mode) is V(full), V(incremental) (only those created or changed after
+      C(changed_since), UTC, see O(state_file)) or V(explicit) (O(mailboxes)); C(reason) says why.
+  returned: when the trustee was resolved
+  type: dict
+  sample: {"mode": "incremental", "reason": "the state file holds a complete listing of this scope",
+           "changed_since": "2026-12-04T15:20:07Z"}
 requests:
   description: What the run cost against the tenant's throttling budget.
   returned: always
@@ -256,7 +276,9 @@ requests:
            "peak_concurrency": 12}
 '''
 
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import explain_error
+import time
+
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError, explain_error
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_grants import GrantEngine
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result
@@ -267,6 +289,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
     SelectionError,
     check_address,
     check_selection,
+    plan_listing,
     resolve_trustee,
     select_mailboxes,
 )
@@ -306,7 +329,7 @@ class FullAccessRun:
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.trustee = self.scope = self.runner = self.engine = self.verified = None
+        self.trustee = self.scope = self.runner = self.engine = self.verified = self.plan = None
 
     def run(self):
         """Resolve the trustee, select the mailboxes, bring each to the desired state; returns the result."""
@@ -319,8 +342,9 @@ class FullAccessRun:
                                            params["state_max_age"] * 3600)
             if not module.check_mode:
                 self.verified.check_writable()
-        self.scope = Scope(params["exclude"], params["query"], self.trustee)
-        mailboxes = select_mailboxes(client, params, self.scope)
+        # The Date of the trustee lookup's answer: the service's time before the listing starts.
+        self.plan = plan_listing(params, self.verified, client.server_time)
+        mailboxes = self.select(client)
         self.runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
         self.engine = GrantEngine(
             self.runner, self.trustee, state=params["state"], check_mode=module.check_mode,
@@ -333,6 +357,7 @@ class FullAccessRun:
             # The run stopped early: the reason and its fix come first, then what was done.
             result["msg"] = "%s Stopped: %s" % (explain_error(self.runner.aborted), result["msg"])
         if self.verified is not None and not module.check_mode:
+            self.record_listing(client)
             try:
                 self.verified.save()
             except StateFileError as exc:
@@ -341,10 +366,41 @@ class FullAccessRun:
                 module.fail_json(**result)
         return result
 
+    def select(self, client):
+        """The mailboxes to handle, listed incrementally when the plan allows it (full when the service refuses)."""
+        params = self.params
+        self.scope = Scope(params["exclude"], params["query"], self.trustee)
+        if self.plan.mode != "incremental":
+            return select_mailboxes(client, params, self.scope)
+        try:
+            return select_mailboxes(client, params, self.scope, changed_since=self.plan.since)
+        except ExoError as exc:
+            if exc.kind != "bad_request":
+                raise
+            # The service did not take the date filter: list everything rather than guess.
+            self.plan.mode, self.plan.since = "full", None
+            self.plan.reason = "Exchange Online refused the date filter (%s)" % exc.message[:200]
+            self.scope = Scope(params["exclude"], params["query"], self.trustee)
+            return select_mailboxes(client, params, self.scope)
+
+    def record_listing(self, client):
+        """Record the listing mark when every listed mailbox was handled; a revoke drops the marks."""
+        if self.params["state"] == "absent":
+            self.verified.revoke_listings(client.server_time or time.time())
+            return
+        report = self.engine.report
+        mark = self.plan.mark()
+        # A mailbox that failed was listed because it changed after the old mark: keeping the
+        # old mark lists it again next time.
+        if mark is not None and self.runner.aborted is None and not report.failed:
+            self.verified.mark_listing(self.plan.scope, *mark)
+
     def result(self):
         """The result so far (complete after run())."""
-        return build_result(self.params, self.trustee, self.scope, self.engine.report, self.runner, self.module.client,
-                            check_mode=self.module.check_mode, diff=self.module._diff)
+        result = build_result(self.params, self.trustee, self.scope, self.engine.report, self.runner, self.module.client,
+                              check_mode=self.module.check_mode, diff=self.module._diff)
+        result["listing"] = self.plan.as_result()
+        return result
 
     def partial(self):
         """What a run that stopped early had done: counts and mailboxes changed, if it got that far."""
