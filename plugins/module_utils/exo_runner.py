@@ -202,7 +202,7 @@ class BatchRunner:
                         if not calls:
                             break
                         pacer.take(len(calls))
-                        in_flight[self._send(pool, calls)] = (klass, calls)
+                        in_flight[self._send(pool, calls)] = (klass, calls, self._clock())
                         busy[klass] += 1
                 if not in_flight and not self._pending():
                     break
@@ -212,15 +212,15 @@ class BatchRunner:
                     self._sleep(self._wait_time())
                     done = ()
                 for future in done:
-                    klass, calls = in_flight.pop(future)
+                    klass, calls, sent_at = in_flight.pop(future)
                     busy[klass] -= 1
-                    self._settle(klass, calls, future)
+                    self._settle(klass, calls, future, sent_at)
                 if self.aborted is not None:
                     self._fail_queued()
                 if done and self.on_progress is not None:
                     self.on_progress()
 
-    def _settle(self, klass, calls, future):
+    def _settle(self, klass, calls, future, sent_at=None):
         limiter, pacer = self.limiters[klass], self.pacers[klass]
         try:
             outcome = future.result()
@@ -236,7 +236,8 @@ class BatchRunner:
                 return
             if error.kind == "throttled":
                 limiter.record_throttled()
-                pacer.record_throttled()
+                if pacer.record_throttled(sent_at):
+                    self.cool.hold(klass, error.retry_after or 0.0)
             elif self.breaker.record(error.kind == "transient", error):
                 self._abort(self.breaker.reason(), calls)
                 return
@@ -250,6 +251,8 @@ class BatchRunner:
             return
         answers, throttled = outcome
         sub_throttled = sub_failed = 0
+        waits = [answer.retry_after or 0.0 for answer in answers.values()
+                 if isinstance(answer, ExoError) and answer.kind == "throttled"]
         for index, call in enumerate(calls):
             sub_throttled += self._settle_call(call, answers[str(index)], limiter)
             sub_failed += isinstance(answers[str(index)], ExoError) and answers[str(index)].kind == "transient"
@@ -259,7 +262,10 @@ class BatchRunner:
         pacer.record_accepted(len(calls) - sub_throttled)
         if throttled or sub_throttled:
             limiter.record_throttled()
-            pacer.record_throttled()
+            if pacer.record_throttled(sent_at):
+                # The first 429 of a burst: the budget is empty, and Retry-After says for how
+                # long. Sending in the meantime would only collect more 429s.
+                self.cool.hold(klass, min(waits or [0.0]))
         else:
             limiter.record_clean()
 

@@ -127,18 +127,28 @@ class CoolDown:
         return max(0.0, self._until.get(request_class, 0.0) - self._clock())
 
 
+# The shortest time over which the rate a tenant accepts is measured (seconds), and the cut
+# of the pace for a 429 that comes sooner after the previous cut.
+MIN_SPAN = 0.5
+QUICK_CUT = 0.85
+
+
 class RatePacer:
     """Client-side pacing of one request class, learned from the tenant's answers.
 
     Exchange Online budgets requests per time (a token bucket per tenant), so a
     concurrency limit alone either stays under the budget or overshoots it and
     collects 429s. Until the first 429 nothing is paced. On a 429 the pace becomes the
-    rate the tenant was just accepting (measured over ``window`` seconds), a little
-    below it; while answers are clean the pace grows by ``growth`` per second, so it
-    finds a budget that was raised. Sub-requests are counted, not batches.
+    rate the tenant was just accepting, a little below it: at the first 429 measured
+    over ``window`` seconds (the burst inflates it), at any later one over the time since
+    the previous cut, during which the budget was empty, so what it accepted is exactly
+    what it grants us now. A 429 to something sent before the last cut is old news and
+    changes nothing. While answers are clean the pace grows by ``growth`` (a share of
+    itself per second), so it finds a budget that was raised or freed by other tools,
+    without probing hard. Sub-requests are counted, not batches.
     """
 
-    def __init__(self, clock=time.monotonic, window=2.0, growth=0.1, margin=0.95, cool_down=2.0):
+    def __init__(self, clock=time.monotonic, window=2.0, growth=0.05, margin=0.95, cool_down=2.0):
         self.rate = None
         self.window = window
         self.growth = growth
@@ -149,6 +159,7 @@ class RatePacer:
         self._next = 0.0
         self._last_decrease = None
         self._first = None
+        self._since_cut = 0  # sub-requests accepted since the last cut
 
     def _observed(self, now):
         while self._accepted and self._accepted[0][0] < now - self.window:
@@ -165,21 +176,33 @@ class RatePacer:
         if self._first is None:
             self._first = now
         self._accepted.append((now, count))
+        self._since_cut += count
         if self.rate:
             self.rate += self.growth * count
 
-    def record_throttled(self):
-        """The tenant answered 429: pace just below what it was accepting."""
+    def record_throttled(self, sent_at=None):
+        """The tenant answered 429 to something sent at ``sent_at``: pace just below what it was accepting.
+
+        True when this was a new signal (the pace was cut).
+        """
         now = self._clock()
-        if self._last_decrease is not None and now - self._last_decrease < self.cool_down:
-            return
+        last = self._last_decrease
+        if last is not None and (now - last < self.cool_down if sent_at is None else sent_at <= last):
+            return False
+        if last is not None and now - last < MIN_SPAN:
+            # Too soon after the last cut to measure what the tenant accepts: just slow down.
+            self._last_decrease, self._since_cut = now, 0
+            self.rate = max(self.rate * QUICK_CUT, 1.0) if self.rate else self.rate
+            return True
+        observed = self._observed(now) if last is None else self._since_cut / (now - last)
         self._last_decrease = now
-        observed = self._observed(now)
+        self._since_cut = 0
         if observed > 0:
             paced = observed * self.margin
             self.rate = paced if self.rate is None else min(self.rate, paced)
         elif self.rate:
             self.rate = max(self.rate / 2, 1.0)
+        return True
 
     def wait_time(self):
         """Seconds until the next request of this class may go."""

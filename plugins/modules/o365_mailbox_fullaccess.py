@@ -268,12 +268,15 @@ listing:
   sample: {"mode": "incremental", "reason": "the state file holds a complete listing of this scope",
            "changed_since": "2026-12-04T15:20:07Z"}
 requests:
-  description: What the run cost against the tenant's throttling budget.
+  description:
+    - What the run cost against the tenant's throttling budget.
+    - C(throttled_share) is C(throttled) (429 answers) divided by the cmdlet calls sent (the sum of C(by_cmdlet),
+      every attempt): the part of the run's calls that pressed on a budget every admin tool of the tenant shares.
   returned: always
   type: dict
   sample: {"http_requests": 140, "batches": 120, "throttled": 3, "retries": 3, "token_renewals": 0,
            "by_cmdlet": {"Get-Mailbox": 3, "Get-MailboxPermission": 1198, "Add-MailboxPermission": 8},
-           "peak_concurrency": 12}
+           "peak_concurrency": 12, "throttled_share": 0.0025}
 '''
 
 import time

@@ -125,3 +125,25 @@ def test_retry_after_that_is_not_a_finite_number_is_ignored(value):
 
 def test_retry_after_may_be_decimal():
     assert parse_retry_after("0.75") == 0.75
+
+
+def test_pacer_measures_the_budget_since_the_last_cut_and_ignores_429s_to_earlier_sends():
+    clock = FakeClock()
+    pacer = RatePacer(clock=clock, window=2.0, margin=1.0, growth=0.0)
+    for dummy in range(5):  # a burst: 500 accepted in half a second
+        clock.now += 0.1
+        pacer.record_accepted(100)
+    assert pacer.record_throttled(sent_at=clock.now - 0.1)
+    inflated = pacer.rate
+    cut_at = clock.now
+    clock.now += 0.05
+    assert not pacer.record_throttled(sent_at=cut_at - 0.01)  # in flight before the cut: old news
+    assert pacer.rate == inflated
+    for dummy in range(10):  # the budget is 150/s: that is all it accepted since the cut
+        clock.now += 0.1
+        pacer.record_accepted(15)
+    assert pacer.record_throttled(sent_at=clock.now - 0.05)
+    assert pacer.rate == pytest.approx(150 / 1.05)
+    clock.now += 0.1  # a 429 to a send after the cut, too soon to measure: a gentle cut
+    assert pacer.record_throttled(sent_at=clock.now - 0.05)
+    assert pacer.rate == pytest.approx(150 / 1.05 * 0.85)
