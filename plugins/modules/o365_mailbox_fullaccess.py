@@ -161,6 +161,12 @@ options:
       - Upper bound of C($batch) requests in flight at once. The module starts lower and adapts to throttling.
     type: int
     default: 16
+  progress_path:
+    description:
+      - A file where the module keeps a small JSON document of its progress (listed, checked, changed and failed
+        mailboxes, the share of throttled calls) while it runs, replaced every few seconds and removed at the end.
+      - The action plugin of this module sets it to show progress during long runs; you do not need to set it.
+    type: path
   report_limit:
     description:
       - At most this many mailboxes are listed in RV(changed_mailboxes) and the diff; counts are always complete and
@@ -284,7 +290,8 @@ import time
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError, explain_error
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_grants import GrantEngine
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_progress import ProgressFile
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result, throttled_share
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
     JMESPATH_IMPORT_ERROR,
@@ -314,6 +321,7 @@ ARGUMENT_SPEC = dict(
     replication_wait=dict(type="int", default=120),
     max_concurrency=dict(type="int", default=16),
     report_limit=dict(type="int", default=1000),
+    progress_path=dict(type="path"),
 )
 
 
@@ -405,6 +413,20 @@ class FullAccessRun:
         result["listing"] = self.plan.as_result()
         return result
 
+    def progress(self):
+        """A snapshot of the counts so far, for the progress file (read from another thread: counters only)."""
+        scope, engine, client = self.scope, self.engine, self.module.client
+        snapshot = {"phase": "granting" if engine is not None else "listing" if scope is not None else "starting",
+                    "listed": scope.listed if scope is not None else 0,
+                    "selected": scope.listed - scope.excluded if scope is not None else 0}
+        if engine is not None:
+            report = engine.report
+            snapshot.update(unchanged=report.unchanged, changed=len(report.changed), failed=len(report.failed))
+        if client is not None:
+            requests = client.stats.as_dict()
+            snapshot.update(throttled=requests["throttled"], throttled_share=throttled_share(requests))
+        return snapshot
+
     def partial(self):
         """What a run that stopped early had done: counts and mailboxes changed, if it got that far."""
         if self.engine is None:
@@ -430,7 +452,12 @@ def run_module():
     if module.params["query"] is not None:
         module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
     run = FullAccessRun(module)
-    result = module.run_guarded(run.run, partial_result=run.partial)
+    progress = ProgressFile(module.params["progress_path"], run.progress).start() if module.params["progress_path"] else None
+    try:
+        result = module.run_guarded(run.run, partial_result=run.partial)
+    finally:
+        if progress is not None:
+            progress.stop()
     if result["failed_mailboxes"]:
         module.fail_json(**result)
     module.exit_json(**result)
