@@ -277,7 +277,7 @@ requests:
   description:
     - What the run cost against the tenant's throttling budget.
     - C(throttled_share) is C(throttled) (429 answers) divided by the cmdlet calls sent (the sum of C(by_cmdlet),
-      every attempt): the part of the run's calls that pressed on a budget every admin tool of the tenant shares.
+      every attempt), the part of the run's calls that pressed on a budget every admin tool of the tenant shares.
   returned: always
   type: dict
   sample: {"http_requests": 140, "batches": 120, "throttled": 3, "retries": 3, "token_renewals": 0,
