@@ -197,7 +197,8 @@ class VerifiedGrants:
         for identity, stamp in self._changes.items():
             if identity not in merged or _newer(stamp, merged[identity]):
                 merged[identity] = stamp
-        self._entries = dict(merged)
+        # One dict, not a copy: at 100,000 mailboxes each copy is tens of megabytes.
+        self._entries = merged
         return merged
 
     def _merge_listings(self, document):
