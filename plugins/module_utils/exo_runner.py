@@ -249,8 +249,7 @@ class BatchRunner:
                 return
             if error.kind == "throttled":
                 limiter.record_throttled()
-                if pacer.record_throttled(sent_at):
-                    self.cool.hold(klass, error.retry_after or 0.0)
+                pacer.record_throttled(sent_at, count=len(calls))
             elif self.breaker.record(error.kind == "transient", error):
                 self._abort(self.breaker.reason(), calls)
                 return
@@ -264,8 +263,6 @@ class BatchRunner:
             return
         answers, throttled = outcome
         sub_throttled = sub_failed = 0
-        waits = [answer.retry_after or 0.0 for answer in answers.values()
-                 if isinstance(answer, ExoError) and answer.kind == "throttled"]
         for index, call in enumerate(calls):
             sub_throttled += self._settle_call(call, answers[str(index)], limiter)
             sub_failed += isinstance(answers[str(index)], ExoError) and answers[str(index)].kind == "transient"
@@ -275,10 +272,7 @@ class BatchRunner:
         pacer.record_accepted(len(calls) - sub_throttled)
         if throttled or sub_throttled:
             limiter.record_throttled()
-            if pacer.record_throttled(sent_at):
-                # The first 429 of a burst: the budget is empty, and Retry-After says for how
-                # long. Sending in the meantime would only collect more 429s.
-                self.cool.hold(klass, min(waits or [0.0]))
+            pacer.record_throttled(sent_at, count=sub_throttled or len(calls))
         else:
             limiter.record_clean()
 
