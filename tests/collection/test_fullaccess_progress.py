@@ -21,7 +21,9 @@ ENV = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".build", "li
 @pytest.fixture(name="exo", scope="module")
 def fixture_exo(tmp_path_factory):
     """An emulator of its own, slow enough (latency, a write budget) that a run takes several seconds."""
-    with EmulatorProcess(tmp_path_factory.mktemp("emulator"), **dict(SESSION_OPTIONS, mailboxes=600)) as process:
+    options = dict(SESSION_OPTIONS)
+    options["mailboxes"] = 600
+    with EmulatorProcess(tmp_path_factory.mktemp("emulator"), **options) as process:
         yield process
 
 
