@@ -384,7 +384,10 @@ class FullAccessRun:
         if self.plan.mode != "incremental":
             return select_mailboxes(client, params, self.scope)
         try:
-            return select_mailboxes(client, params, self.scope, changed_since=self.plan.since)
+            mailboxes = select_mailboxes(client, params, self.scope, changed_since=self.plan.since)
+            # Only what changed was listed: an exclude entry that matched none of it says nothing.
+            self.scope.unmatched_excludes.clear()
+            return mailboxes
         except ExoError as exc:
             if exc.kind != "bad_request":
                 raise

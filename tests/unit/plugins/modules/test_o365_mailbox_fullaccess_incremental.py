@@ -107,8 +107,9 @@ def test_mailboxes_created_while_a_run_is_going_on_are_granted_by_the_next_run(e
 
 
 def test_a_mailbox_that_moves_into_the_filter_through_an_attribute_change_is_granted(exo, capsys, tmp_path):
-    args = args_for(exo, tmp_path, filter="Department -eq 'Sales'")
-    converge_and_catch_up(exo, capsys, args)
+    args = args_for(exo, tmp_path, filter="Department -eq 'Sales'", exclude=["nobody@contoso.com"])
+    first, _catch_up = converge_and_catch_up(exo, capsys, args)
+    assert "matched no listed mailbox: nobody@contoso.com" in first["msg"]
     outsider = next(row for row in exo.control.mailboxes(offset=10, limit=200)["mailboxes"]
                     if row["Department"] not in ("Sales", "") and row["RecipientTypeDetails"] == "UserMailbox")
     exo.control.config(clock_skew=2 * LATER)
@@ -117,6 +118,7 @@ def test_a_mailbox_that_moves_into_the_filter_through_an_attribute_change_is_gra
     assert result["listing"]["mode"] == "incremental"
     assert result["counts"]["listed"] == 1 and result["counts"]["changed"] == 1
     assert granted(exo, outsider["Guid"])
+    assert "matched no listed mailbox" not in result["msg"]  # an incremental listing says nothing about excludes
 
 
 def test_the_listing_is_timed_by_the_service_clock_not_the_control_nodes(exo, capsys, tmp_path):
