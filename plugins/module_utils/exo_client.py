@@ -25,6 +25,7 @@ call's own budget, so retries never multiply.
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import json
 import threading
@@ -396,6 +397,8 @@ class ExoClient:
         self._origin = _origin(exchange_url)
         self._sleep = sleep
         self._last_token = None
+        # The service's clock (epoch seconds) from the Date header of the latest answer, or None.
+        self.server_time = None
         # Called with each new token (ExoModule masks it in every result and message).
         self.on_token = None
 
@@ -485,6 +488,7 @@ class ExoClient:
                 self.trace.http(url, cmdlet, error=exc.__class__.__name__, seconds=time.monotonic() - started)
             else:
                 self.stats.add(http_requests=1)
+                self._note_date(answer.headers)
                 self.trace.http(url, cmdlet, answer=answer, seconds=time.monotonic() - started)
                 try:
                     if answer.status == 200:
@@ -521,6 +525,13 @@ class ExoClient:
                     raise error
                 self._sleep(backoff_delay(transient))
             self.stats.add(retries=1)
+
+    def _note_date(self, headers):
+        """Keep the service's clock from a Date header: incremental listings count on it, not on ours."""
+        try:
+            self.server_time = email.utils.parsedate_to_datetime(headers.get("Date")).timestamp()
+        except (AttributeError, TypeError, ValueError, IndexError, OverflowError):
+            pass  # no usable Date: the last one stays (earlier, so still safe as a listing mark)
 
     def _connection_error(self, exc, cmdlet):
         if isinstance(exc, requests.exceptions.SSLError):

@@ -97,21 +97,34 @@ class GrantEngine:
         self.verified = verified
         self.report = Report()
         self._clock = clock
+        self._waiting = iter(())
 
     def run(self, mailboxes):
         """Process every mailbox; returns the Report."""
         if self.verified is not None and not self.check_mode:
             # An interrupted long run keeps what it verified.
             self.runner.on_progress = self.verified.save_if_due
-        for mailbox in mailboxes:
+        self._waiting = iter(mailboxes)
+        self.runner.run(feed=self._feed)
+        return self.report
+
+    def _feed(self, room):
+        """Start checking up to ``room`` more mailboxes; False once every mailbox was started.
+
+        The runner takes mailboxes as its backlog drains, so the per-mailbox calls of a
+        large tenant are never all in memory at once.
+        """
+        for mailbox in self._waiting:
             if self.state == "present" and not self.recreate and self.verified is not None \
                     and self.verified.is_fresh(mailbox.identity):
                 self.report.unchanged += 1
                 self.report.from_state += 1
                 continue
             self._submit_check(MailboxWork(mailbox))
-        self.runner.run()
-        return self.report
+            room -= 1
+            if room <= 0:
+                return True
+        return False
 
     # -- calls ----------------------------------------------------------------------
 

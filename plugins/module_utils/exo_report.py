@@ -33,6 +33,13 @@ def build_diff(params, trustee, changed, limit):
             "before_header": "mailbox permissions (before)", "after_header": "mailbox permissions (after)"}
 
 
+def throttled_share(requests):
+    """429 answers per cmdlet call sent (sub-requests, direct calls and pages, every attempt): how hard the run
+    pressed on the tenant's budget, which every admin tool of the tenant shares."""
+    calls = sum(requests["by_cmdlet"].values())
+    return round(requests["throttled"] / calls, 4) if calls else 0.0
+
+
 def build_result(params, trustee, scope, report, runner, client, check_mode=False, diff=False):
     """The dict the module returns."""
     changed_sorted = sorted(report.changed)
@@ -42,6 +49,7 @@ def build_result(params, trustee, scope, report, runner, client, check_mode=Fals
     prefix = "would be " if check_mode else ""
     requests = client.stats.as_dict(client.tokens.renewals)
     requests["peak_concurrency"] = runner.peak_concurrency
+    requests["throttled_share"] = throttled_share(requests)
     result = {
         "changed": bool(report.changed),
         "trustee": {"user_principal_name": trustee.upn, "primary_smtp_address": trustee.address},

@@ -50,6 +50,9 @@ RETRYABLE_KINDS = ("transient", "unauthorized")
 # A token that expired in flight is not the call's fault either: resend with the renewed
 # token this many times before it counts against the call's budget.
 MAX_EXPIRED_RESENDS = 5
+# Calls queued (ready or delayed) below which run() asks its feed for more work: enough to
+# keep every allowed batch busy, few enough that 100,000 mailboxes never sit in memory as calls.
+FEED_BACKLOG = 1000
 # The circuit opens when this share of the last BREAKER_WINDOW sends failed.
 BREAKER_WINDOW = 40
 BREAKER_THRESHOLD = 0.8
@@ -167,6 +170,9 @@ class BatchRunner:
     def _pending(self):
         return any(self._ready.values()) or bool(self._delayed)
 
+    def _backlog(self):
+        return len(self._ready["write"]) + len(self._ready["read"]) + len(self._delayed)
+
     def _wait_time(self):
         """How long the dispatcher may sleep before something could become ready."""
         waits = [1.0]
@@ -187,12 +193,19 @@ class BatchRunner:
 
     # -- the loop -------------------------------------------------------------------
 
-    def run(self):
-        """Dispatch until every submitted call (and every follow-up) is settled."""
+    def run(self, feed=None):
+        """Dispatch until every submitted call (and every follow-up) is settled.
+
+        ``feed(room)``, when given, submits up to ``room`` more calls and returns False once it
+        has nothing more to give: work is taken as the backlog drains, not all at once.
+        """
+        feeding = feed is not None
         with ThreadPoolExecutor(max_workers=2 * self.max_concurrency, thread_name_prefix="exo-batch") as pool:
             in_flight = {}
             busy = dict.fromkeys(CLASSES, 0)
             while True:
+                if feeding and self.aborted is None and self._backlog() < FEED_BACKLOG:
+                    feeding = feed(FEED_BACKLOG - self._backlog())
                 self._release_due()
                 for klass in CLASSES:
                     pacer = self.pacers[klass]
@@ -202,9 +215,9 @@ class BatchRunner:
                         if not calls:
                             break
                         pacer.take(len(calls))
-                        in_flight[self._send(pool, calls)] = (klass, calls)
+                        in_flight[self._send(pool, calls)] = (klass, calls, self._clock())
                         busy[klass] += 1
-                if not in_flight and not self._pending():
+                if not in_flight and not self._pending() and (not feeding or self.aborted is not None):
                     break
                 if in_flight:
                     done, _pending = wait(list(in_flight), timeout=self._wait_time(), return_when=FIRST_COMPLETED)
@@ -212,15 +225,15 @@ class BatchRunner:
                     self._sleep(self._wait_time())
                     done = ()
                 for future in done:
-                    klass, calls = in_flight.pop(future)
+                    klass, calls, sent_at = in_flight.pop(future)
                     busy[klass] -= 1
-                    self._settle(klass, calls, future)
+                    self._settle(klass, calls, future, sent_at)
                 if self.aborted is not None:
                     self._fail_queued()
                 if done and self.on_progress is not None:
                     self.on_progress()
 
-    def _settle(self, klass, calls, future):
+    def _settle(self, klass, calls, future, sent_at=None):
         limiter, pacer = self.limiters[klass], self.pacers[klass]
         try:
             outcome = future.result()
@@ -236,7 +249,7 @@ class BatchRunner:
                 return
             if error.kind == "throttled":
                 limiter.record_throttled()
-                pacer.record_throttled()
+                pacer.record_throttled(sent_at, count=len(calls))
             elif self.breaker.record(error.kind == "transient", error):
                 self._abort(self.breaker.reason(), calls)
                 return
@@ -259,7 +272,7 @@ class BatchRunner:
         pacer.record_accepted(len(calls) - sub_throttled)
         if throttled or sub_throttled:
             limiter.record_throttled()
-            pacer.record_throttled()
+            pacer.record_throttled(sent_at, count=sub_throttled or len(calls))
         else:
             limiter.record_clean()
 

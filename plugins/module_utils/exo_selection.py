@@ -11,6 +11,9 @@ few fields of each mailbox are kept, so a 100,000-mailbox tenant fits in little 
 
 from __future__ import annotations
 
+import datetime
+import hashlib
+import json
 import re
 import traceback
 
@@ -35,6 +38,10 @@ MAX_STALE_PAGES = 3
 # A full mailbox object has ~250 properties; asking for these few makes pages ~20x smaller.
 LISTING_PROPERTIES = ("Guid", "ExternalDirectoryObjectId", "PrimarySmtpAddress", "UserPrincipalName", "Alias",
                       "EmailAddresses", "WindowsEmailAddress", "Name", "Identity", "RecipientTypeDetails")
+# An incremental listing asks for what changed since the last complete listing started, minus
+# this margin (seconds): it covers the Date header's whole seconds, clocks of the service's
+# servers that disagree, and a new mailbox that reached the listing's servers late (replication).
+LISTING_MARGIN = 3600
 # JMESPath nodes whose children are evaluated against the same record as the node itself.
 SAME_CONTEXT_NODES = ("comparator", "and_expression", "or_expression", "not_expression", "function_expression",
                       "multi_select_list", "multi_select_dict", "key_val_pair")
@@ -212,16 +219,112 @@ class Scope:
                                      self.query.expression, record.get("PrimarySmtpAddress"), str(exc).splitlines()[0]))
 
 
-def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None, page_size=1000):
+def opath_time(epoch):
+    """A UTC time as an OPATH date value in the en-US form of filter-properties.md ('8/1/2017 2:00:00 PM').
+
+    Built by hand: strftime's %p follows the control node's locale. The module asks for
+    en-US answers (Accept-Language), the culture the value is read in.
+    """
+    when = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+    return "%d/%d/%d %d:%02d:%02d %s" % (when.month, when.day, when.year, when.hour % 12 or 12, when.minute, when.second,
+                                         "AM" if when.hour < 12 else "PM")
+
+
+def changed_since_filter(opath_filter, since):
+    """The user's filter narrowed to mailboxes created or changed after ``since`` (epoch seconds, service clock).
+
+    WhenChangedUTC catches new mailboxes and those that moved into the filter's scope
+    through an attribute change; WhenCreatedUTC is there in case a creation path does not
+    set WhenChanged.
+    """
+    value = opath_time(since)
+    clause = "(WhenChangedUTC -gt '%s') -or (WhenCreatedUTC -gt '%s')" % (value, value)
+    return "(%s) -and (%s)" % (opath_filter, clause) if opath_filter else clause
+
+
+def scope_key(params):
+    """What a listing's scope depends on besides tenant and trustee; a mark is valid only for the same key."""
+    scope = {"types": sorted(str(name).lower() for name in params["recipient_type_details"] or []),
+             "filter": params["filter"], "query": params["query"],
+             "exclude": sorted({str(name).strip().lower() for name in params["exclude"] or []})}
+    return hashlib.sha256(json.dumps(scope, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+
+
+class ListingPlan:
+    """How this run lists mailboxes: ``full``, ``incremental`` (since a mark) or ``explicit`` (mailboxes), and why."""
+
+    def __init__(self, mode, reason, scope=None, started=None, since=None, full=None):
+        self.mode = mode
+        self.reason = reason
+        self.scope = scope        # scope_key, when this run may record a mark
+        self.started = started    # service time before the listing, or None
+        self.since = since        # incremental: list what changed after this service time
+        self.full = full          # service time of the last full listing this run builds on
+
+    def as_result(self):
+        """The ``listing`` part of the module result."""
+        result = {"mode": self.mode, "reason": self.reason}
+        if self.since is not None:
+            result["changed_since"] = datetime.datetime.fromtimestamp(self.since, datetime.timezone.utc).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
+        return result
+
+    def mark(self):
+        """(since, full) to record after a run that handled every listed mailbox, or None."""
+        if self.scope is None or self.started is None:
+            return None
+        return self.started - LISTING_MARGIN, self.full if self.mode == "incremental" else self.started
+
+
+def plan_listing(params, verified, server_time):
+    """Decide between a full and an incremental listing; when in doubt, full.
+
+    Incremental needs a state file with a complete listing of the same scope, started
+    less than state_max_age ago on the service's clock (``server_time``, from its Date
+    header), and a state=present run. The control node's clock never takes part.
+    """
+    if params["mailboxes"] is not None:
+        return ListingPlan("explicit", "mailboxes lists them")
+    present = params["state"] == "present"
+    scope = scope_key(params) if present and verified is not None and server_time is not None else None
+    plan = ListingPlan("full", "", scope=scope, started=server_time)
+    if verified is None:
+        plan.reason = "no state_file"
+    elif not present:
+        plan.reason = "state is absent"
+    elif params["recreate_existing"]:
+        plan.reason = "recreate_existing touches every grant"
+    elif params["state_max_age"] == 0:
+        plan.reason = "state_max_age is 0"
+    elif server_time is None:
+        plan.reason = "Exchange Online's answers carried no Date header to time the listing by"
+    else:
+        mark = verified.listing_mark(scope)
+        if mark is None:
+            plan.reason = "the state file holds no complete listing of this scope (trustee, types, filter, query, exclude)"
+        elif server_time - mark["full"] >= params["state_max_age"] * 3600:
+            plan.reason = "the last full listing is older than state_max_age"
+        elif mark["since"] > server_time:
+            plan.reason = "the recorded listing time is later than Exchange Online's clock"
+        else:
+            plan.mode, plan.since, plan.full = "incremental", mark["since"], mark["full"]
+            plan.reason = "the state file holds a complete listing of this scope"
+    return plan
+
+
+def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None, page_size=1000, changed_since=None):
     """Every mailbox in scope, listed on the server (paged) and narrowed by ``scope``.
 
     An expired next-page link restarts the listing; mailboxes already seen are not
     counted twice. A listing that cannot be completed raises: it never narrows the scope.
+    With ``changed_since``, only mailboxes created or changed after it are listed.
     """
     parameters = {"ResultSize": "Unlimited"}
     if recipient_type_details:
         parameters["RecipientTypeDetails"] = list(recipient_type_details)
-    if opath_filter:
+    if changed_since is not None:
+        parameters["Filter"] = changed_since_filter(opath_filter, changed_since)
+    elif opath_filter:
         parameters["Filter"] = opath_filter
     select = listing_properties(scope.query)
     selected, seen = [], set()
@@ -248,7 +351,7 @@ def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None
         except ExoError as exc:
             if exc.kind == "next_link_expired" and attempt < MAX_LISTING_RESTARTS:
                 continue
-            if exc.kind == "bad_request" and opath_filter:
+            if exc.kind == "bad_request" and opath_filter and changed_since is None:
                 raise SelectionError("Exchange Online rejected the listing: %s. Fix: check the OPATH filter %r "
                                      "(for example \"Department -eq 'Sales'\")." % (exc.message, opath_filter))
             raise
@@ -303,10 +406,11 @@ def check_selection(params):
         raise SelectionError("max_concurrency must be between 1 and 64")
 
 
-def select_mailboxes(client, params, scope):
+def select_mailboxes(client, params, scope, changed_since=None):
     """The mailboxes in scope: an explicit ``mailboxes`` list (all must exist) or a server-side listing."""
     if params["mailboxes"] is None:
-        return list_mailboxes(client, scope, params["recipient_type_details"], params["filter"])
+        return list_mailboxes(client, scope, params["recipient_type_details"], params["filter"],
+                              changed_since=changed_since)
     names = list(dict.fromkeys(name.strip() for name in params["mailboxes"] if name and name.strip()))
     mailboxes, unknown, errors = resolve_listed(client, scope, names, max_concurrency=params["max_concurrency"])
     if unknown:

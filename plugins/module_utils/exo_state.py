@@ -18,6 +18,11 @@ plain numbers or lie in the future are stale; records older than the max age are
 (this run's own are kept, so ``state_max_age: 0`` leaves exactly what it verified);
 writes are atomic and fsynced; a symlinked path is followed, not replaced, but a symlink to
 nothing is refused; the lock file beside it is owner-only.
+
+The file also keeps, per (tenant, trustee) and scope, when the last complete listing
+started on the service's clock (``listings``): an onboarding run then lists only what
+was created or changed since (exo_selection.plan_listing). A revoke drops these marks,
+so the next grant run lists everything again.
 """
 
 from __future__ import annotations
@@ -50,6 +55,11 @@ def _valid(stamp, now):
         and 0 < abs(stamp) <= now
 
 
+def _instant(value):
+    """A service time from the file: a positive finite number, else None."""
+    return value if _valid(value, math.inf) and value > 0 else None
+
+
 def _newer(mine, theirs):
     """True when ``mine`` is the later observation (on a tie, the tombstone wins)."""
     if abs(mine) != abs(theirs):
@@ -72,8 +82,11 @@ class VerifiedGrants:
         self._clock = clock
         self._monotonic = monotonic
         self._last_save = monotonic()
-        self._entries = self._current(self._load())
+        document = self._load()
+        self._entries = self._current(document)
         self._changes = {}  # this run's records (+time) and tombstones (-time)
+        self._listings = self._listings_of(document)
+        self._listing_changes = {}  # scope -> this run's mark; "revoked" -> service time of a revoke
 
     # -- reading ----------------------------------------------------------------------
 
@@ -101,6 +114,31 @@ class VerifiedGrants:
         now = self._clock()
         return {str(identity): stamp for identity, stamp in entries.items()
                 if _valid(stamp, now) and now - abs(stamp) < self.max_age}
+
+    def _listings_of(self, document):
+        """This (tenant, trustee)'s listing marks on disk: {"revoked": t, "scopes": {scope: {"since", "full"}}}."""
+        entry = (document.get("listings") or {}).get(self.key) if isinstance(document.get("listings"), dict) else None
+        if not isinstance(entry, dict):
+            return {"revoked": 0, "scopes": {}}
+        revoked = _instant(entry.get("revoked")) or 0
+        scopes = {}
+        for scope, mark in (entry.get("scopes") or {}).items() if isinstance(entry.get("scopes"), dict) else ():
+            if isinstance(mark, dict) and _instant(mark.get("since")) and _instant(mark.get("full")) \
+                    and mark["since"] > revoked:
+                scopes[str(scope)] = {"since": mark["since"], "full": mark["full"]}
+        return {"revoked": revoked, "scopes": scopes}
+
+    def listing_mark(self, scope):
+        """{"since", "full"} (service times) of the last complete listing of this scope, or None."""
+        return self._listings["scopes"].get(scope)
+
+    def mark_listing(self, scope, since, full):
+        """Every mailbox of ``scope`` created or changed before ``since`` was handled; ``full``: last full listing."""
+        self._listing_changes[scope] = {"since": since, "full": full}
+
+    def revoke_listings(self, when):
+        """A revoke at service time ``when``: no mark from before it may narrow a later listing."""
+        self._listing_changes = {"revoked": when}
 
     def check_writable(self):
         """Fail before any change when the file could not be written at the end."""
@@ -156,6 +194,7 @@ class VerifiedGrants:
                 document["grants"][self.key] = self._merged(document)
                 if not document["grants"][self.key]:
                     document["grants"].pop(self.key)
+                self._merge_listings(document)
                 self._write(document, directory)
         except OSError as exc:
             raise StateFileError("cannot write state_file %s: %s" % (self.path, exc.strerror or exc))
@@ -167,8 +206,26 @@ class VerifiedGrants:
         for identity, stamp in self._changes.items():
             if identity not in merged or _newer(stamp, merged[identity]):
                 merged[identity] = stamp
-        self._entries = dict(merged)
+        # One dict, not a copy: at 100,000 mailboxes each copy is tens of megabytes.
+        self._entries = merged
         return merged
+
+    def _merge_listings(self, document):
+        """Marks on disk and this run's: the later mark of a scope wins, a revoke drops marks from before it."""
+        if not self._listing_changes:
+            return
+        merged = self._listings_of(document)
+        merged["revoked"] = max(merged["revoked"], self._listing_changes.get("revoked", 0))
+        for scope, mark in self._listing_changes.items():
+            if scope != "revoked" and mark["since"] > merged["revoked"]:
+                known = merged["scopes"].get(scope)
+                merged["scopes"][scope] = mark if known is None else {
+                    "since": max(known["since"], mark["since"]), "full": max(known["full"], mark["full"])}
+        merged["scopes"] = {scope: mark for scope, mark in merged["scopes"].items() if mark["since"] > merged["revoked"]}
+        if not isinstance(document.get("listings"), dict):
+            document["listings"] = {}
+        document["listings"][self.key] = merged
+        self._listings = merged
 
     def _write(self, document, directory):
         handle, temporary = tempfile.mkstemp(prefix=".state-", dir=directory)

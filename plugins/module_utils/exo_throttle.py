@@ -127,18 +127,34 @@ class CoolDown:
         return max(0.0, self._until.get(request_class, 0.0) - self._clock())
 
 
+# A pace that still collects this share of 429s (of at least MIN_ANSWERS answers since the last
+# cut) is cut again before the cool-down ends: the first cut's measure includes the tenant's burst
+# and is too high. Random 429s (a few per cent, a fault) do not reach it: cutting on every one
+# of them walked the pace down to a tenth of the budget (measured with a 5 % throttle fault).
+# Over at least MIN_SPAN seconds the cut is to the rate measured since the last cut, sooner it
+# is a step of QUICK_CUT.
+EXHAUSTED_SHARE = 0.15
+MIN_ANSWERS = 100
+MIN_SPAN = 0.5
+QUICK_CUT = 0.85
+
+
 class RatePacer:
     """Client-side pacing of one request class, learned from the tenant's answers.
 
     Exchange Online budgets requests per time (a token bucket per tenant), so a
     concurrency limit alone either stays under the budget or overshoots it and
     collects 429s. Until the first 429 nothing is paced. On a 429 the pace becomes the
-    rate the tenant was just accepting (measured over ``window`` seconds), a little
-    below it; while answers are clean the pace grows by ``growth`` per second, so it
-    finds a budget that was raised. Sub-requests are counted, not batches.
+    rate the tenant was just accepting, a little below it: at the first 429 measured
+    over ``window`` seconds (the burst inflates it), at any later one over the time since
+    the previous cut, during which the budget was empty, so what it accepted is exactly
+    what it grants us now. A 429 to something sent before the last cut is old news and
+    changes nothing, and the pace is cut at most once per ``cool_down`` seconds. While answers are clean the pace grows by ``growth`` (a share of
+    itself per second), so it finds a budget that was raised or freed by other tools,
+    without probing hard. Sub-requests are counted, not batches.
     """
 
-    def __init__(self, clock=time.monotonic, window=2.0, growth=0.1, margin=0.95, cool_down=2.0):
+    def __init__(self, clock=time.monotonic, window=2.0, growth=0.05, margin=0.95, cool_down=2.0):
         self.rate = None
         self.window = window
         self.growth = growth
@@ -149,6 +165,8 @@ class RatePacer:
         self._next = 0.0
         self._last_decrease = None
         self._first = None
+        self._since_cut = 0  # sub-requests accepted since the last cut
+        self._throttled_since_cut = 0  # and answered 429 (sent after it)
 
     def _observed(self, now):
         while self._accepted and self._accepted[0][0] < now - self.window:
@@ -165,21 +183,44 @@ class RatePacer:
         if self._first is None:
             self._first = now
         self._accepted.append((now, count))
+        self._since_cut += count
         if self.rate:
             self.rate += self.growth * count
 
-    def record_throttled(self):
-        """The tenant answered 429: pace just below what it was accepting."""
+    def record_throttled(self, sent_at=None, count=1):
+        """The tenant answered ``count`` 429s to something sent at ``sent_at``: pace just below what it was accepting.
+
+        True when this was a new signal (the pace was cut).
+        """
         now = self._clock()
-        if self._last_decrease is not None and now - self._last_decrease < self.cool_down:
-            return
+        last = self._last_decrease
+        if last is not None and sent_at is not None and sent_at <= last:
+            return False  # sent before the last cut: old news
+        self._throttled_since_cut += count
+        if last is not None and now - last < self.cool_down:
+            # A few 429s that are not about the budget (a fault, another tool's burst) must not walk
+            # the pace down step by step: one cut per cool-down, unless the budget is plainly empty.
+            if not self._exhausted():
+                return False
+            if now - last < MIN_SPAN:
+                # Too soon to measure what it accepts: slow down by a step.
+                self._last_decrease, self._since_cut, self._throttled_since_cut = now, 0, 0
+                self.rate = max(self.rate * QUICK_CUT, 1.0) if self.rate else self.rate
+                return True
+        observed = self._observed(now) if last is None else self._since_cut / (now - last)
         self._last_decrease = now
-        observed = self._observed(now)
+        self._since_cut = self._throttled_since_cut = 0
         if observed > 0:
             paced = observed * self.margin
             self.rate = paced if self.rate is None else min(self.rate, paced)
         elif self.rate:
             self.rate = max(self.rate / 2, 1.0)
+        return True
+
+    def _exhausted(self):
+        """True when a large share of the answers since the last cut were 429s: the budget is empty."""
+        settled = self._since_cut + self._throttled_since_cut
+        return settled >= MIN_ANSWERS and self._throttled_since_cut >= EXHAUSTED_SHARE * settled
 
     def wait_time(self):
         """Seconds until the next request of this class may go."""

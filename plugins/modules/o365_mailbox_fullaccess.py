@@ -128,6 +128,18 @@ options:
       - With O(state=present), a mailbox verified less than O(state_max_age) hours ago is trusted without a request.
         A grant removed by someone else is therefore noticed only when its record ages out.
       - Records are kept per tenant and trustee; records of revoked or failed mailboxes are dropped. Not written in check mode.
+      - It also records when the last complete listing of the scope started, on Exchange Online's clock (its C(Date)
+        header, never the control node's). The next V(present) run with the same O(user), O(recipient_type_details),
+        O(filter), O(query) and O(exclude) then lists only the mailboxes created or changed since, less one hour of
+        margin (C(WhenChangedUTC) and C(WhenCreatedUTC) filters, combined with O(filter)), so an onboarding run costs
+        about one listing page plus the new mailboxes. A mailbox that enters O(filter) through an attribute change is
+        listed too, since the change moves its C(WhenChanged).
+      - A full listing is made instead when the scope options changed, when the last full listing is older than
+        O(state_max_age), with O(state_max_age=0) or O(recreate_existing=true), when Exchange Online refuses the date
+        filter or sends no C(Date), and after a revoke (O(state=absent)) recorded in the same file. A run in which a
+        mailbox failed or that stopped early keeps the previous mark, so what it missed is listed again.
+      - Granting changes a mailbox's C(WhenChanged) too, so the first run after a large grant run lists those mailboxes
+        once more (trusting them from the file, without permission reads).
       - Several runs may share the file (it is locked while written, and the latest observation of a mailbox wins, a
         revoke on a tie). Records dated in the future or not numbers are ignored, records older than O(state_max_age) are
         pruned, and a long run saves its progress every minute. The module checks that the file can be written before it
@@ -155,6 +167,12 @@ options:
       - Upper bound of C($batch) requests in flight at once. The module starts lower and adapts to throttling.
     type: int
     default: 16
+  progress_path:
+    description:
+      - A file where the module keeps a small JSON document of its progress (listed, checked, changed and failed
+        mailboxes, the share of throttled calls) while it runs, replaced every few seconds and removed at the end.
+      - The action plugin of this module sets it to show progress during long runs; you do not need to set it.
+    type: path
   report_limit:
     description:
       - At most this many mailboxes are listed in RV(changed_mailboxes) and the diff; counts are always complete and
@@ -253,19 +271,33 @@ state_file_saved:
   description: False when O(state_file) could not be written at the end; the grants themselves were made.
   returned: when writing the state file failed
   type: bool
+listing:
+  description:
+    - How the mailboxes were found. C(mode) is V(full), V(incremental) (only those created or changed after
+      C(changed_since), UTC, see O(state_file)) or V(explicit) (O(mailboxes)); C(reason) says why.
+  returned: when the trustee was resolved
+  type: dict
+  sample: {"mode": "incremental", "reason": "the state file holds a complete listing of this scope",
+           "changed_since": "2026-12-04T15:20:07Z"}
 requests:
-  description: What the run cost against the tenant's throttling budget.
+  description:
+    - What the run cost against the tenant's throttling budget.
+    - C(throttled_share) is C(throttled) (429 answers) divided by the cmdlet calls sent (the sum of C(by_cmdlet),
+      every attempt), the part of the run's calls that pressed on a budget every admin tool of the tenant shares.
   returned: always
   type: dict
   sample: {"http_requests": 140, "batches": 120, "throttled": 3, "retries": 3, "token_renewals": 0,
            "by_cmdlet": {"Get-Mailbox": 3, "Get-MailboxPermission": 1198, "Add-MailboxPermission": 8},
-           "peak_concurrency": 12}
+           "peak_concurrency": 12, "throttled_share": 0.0025}
 '''
 
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import explain_error
+import time
+
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError, explain_error
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_grants import GrantEngine
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_module import ExoModule
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_progress import ProgressFile
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_report import build_result, throttled_share
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
     JMESPATH_IMPORT_ERROR,
@@ -273,6 +305,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
     SelectionError,
     check_address,
     check_selection,
+    plan_listing,
     resolve_trustee,
     select_mailboxes,
 )
@@ -294,6 +327,7 @@ ARGUMENT_SPEC = dict(
     replication_wait=dict(type="int", default=120),
     max_concurrency=dict(type="int", default=16),
     report_limit=dict(type="int", default=1000),
+    progress_path=dict(type="path"),
 )
 
 
@@ -312,7 +346,7 @@ class FullAccessRun:
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.trustee = self.scope = self.runner = self.engine = self.verified = None
+        self.trustee = self.scope = self.runner = self.engine = self.verified = self.plan = None
 
     def run(self):
         """Resolve the trustee, select the mailboxes, bring each to the desired state; returns the result."""
@@ -325,8 +359,9 @@ class FullAccessRun:
                                            params["state_max_age"] * 3600)
             if not module.check_mode:
                 self.verified.check_writable()
-        self.scope = Scope(params["exclude"], params["query"], self.trustee)
-        mailboxes = select_mailboxes(client, params, self.scope)
+        # The Date of the trustee lookup's answer: the service's time before the listing starts.
+        self.plan = plan_listing(params, self.verified, client.server_time)
+        mailboxes = self.select(client)
         self.runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
         self.engine = GrantEngine(
             self.runner, self.trustee, state=params["state"], check_mode=module.check_mode,
@@ -339,6 +374,7 @@ class FullAccessRun:
             # The run stopped early: the reason and its fix come first, then what was done.
             result["msg"] = "%s Stopped: %s" % (explain_error(self.runner.aborted), result["msg"])
         if self.verified is not None and not module.check_mode:
+            self.record_listing(client)
             try:
                 self.verified.save()
             except StateFileError as exc:
@@ -347,10 +383,58 @@ class FullAccessRun:
                 module.fail_json(**result)
         return result
 
+    def select(self, client):
+        """The mailboxes to handle, listed incrementally when the plan allows it (full when the service refuses)."""
+        params = self.params
+        self.scope = Scope(params["exclude"], params["query"], self.trustee)
+        if self.plan.mode != "incremental":
+            return select_mailboxes(client, params, self.scope)
+        try:
+            mailboxes = select_mailboxes(client, params, self.scope, changed_since=self.plan.since)
+            # Only what changed was listed: an exclude entry that matched none of it says nothing.
+            self.scope.unmatched_excludes.clear()
+            return mailboxes
+        except ExoError as exc:
+            if exc.kind != "bad_request":
+                raise
+            # The service did not take the date filter: list everything rather than guess.
+            self.plan.mode, self.plan.since = "full", None
+            self.plan.reason = "Exchange Online refused the date filter (%s)" % exc.message[:200]
+            self.scope = Scope(params["exclude"], params["query"], self.trustee)
+            return select_mailboxes(client, params, self.scope)
+
+    def record_listing(self, client):
+        """Record the listing mark when every listed mailbox was handled; a revoke drops the marks."""
+        if self.params["state"] == "absent":
+            self.verified.revoke_listings(client.server_time or time.time())
+            return
+        report = self.engine.report
+        mark = self.plan.mark()
+        # A mailbox that failed was listed because it changed after the old mark: keeping the
+        # old mark lists it again next time.
+        if mark is not None and self.runner.aborted is None and not report.failed:
+            self.verified.mark_listing(self.plan.scope, *mark)
+
     def result(self):
         """The result so far (complete after run())."""
-        return build_result(self.params, self.trustee, self.scope, self.engine.report, self.runner, self.module.client,
-                            check_mode=self.module.check_mode, diff=self.module._diff)
+        result = build_result(self.params, self.trustee, self.scope, self.engine.report, self.runner, self.module.client,
+                              check_mode=self.module.check_mode, diff=self.module._diff)
+        result["listing"] = self.plan.as_result()
+        return result
+
+    def progress(self):
+        """A snapshot of the counts so far, for the progress file (read from another thread: counters only)."""
+        scope, engine, client = self.scope, self.engine, self.module.client
+        snapshot = {"phase": "granting" if engine is not None else "listing" if scope is not None else "starting",
+                    "listed": scope.listed if scope is not None else 0,
+                    "selected": scope.listed - scope.excluded if scope is not None else 0}
+        if engine is not None:
+            report = engine.report
+            snapshot.update(unchanged=report.unchanged, changed=len(report.changed), failed=len(report.failed))
+        if client is not None:
+            requests = client.stats.as_dict()
+            snapshot.update(throttled=requests["throttled"], throttled_share=throttled_share(requests))
+        return snapshot
 
     def partial(self):
         """What a run that stopped early had done: counts and mailboxes changed, if it got that far."""
@@ -377,7 +461,12 @@ def run_module():
     if module.params["query"] is not None:
         module.require_library("jmespath", JMESPATH_IMPORT_ERROR, "query")
     run = FullAccessRun(module)
-    result = module.run_guarded(run.run, partial_result=run.partial)
+    progress = ProgressFile(module.params["progress_path"], run.progress).start() if module.params["progress_path"] else None
+    try:
+        result = module.run_guarded(run.run, partial_result=run.partial)
+    finally:
+        if progress is not None:
+            progress.stop()
     if result["failed_mailboxes"]:
         module.fail_json(**result)
     module.exit_json(**result)

@@ -33,6 +33,7 @@ class Baseline:
         self.url = "%s/adminapi/beta/%s/InvokeCommand" % (info["exchange_url"], info["tenant_domain"])
         self.by_cmdlet = Counter()
         self.throttled = 0
+        self.listing_seconds = 0.0
         self._app = msal.ConfidentialClientApplication(
             info["apps"][app]["client_id"], client_credential=info["apps"][app]["client_secret"],
             authority="%s/%s" % (info["login_url"], info["tenant_domain"]), instance_discovery=False,
@@ -67,13 +68,14 @@ class Baseline:
         return response
 
     def list_mailboxes(self):
-        """Every mailbox's Guid, by nextLink paging."""
-        guids, url = [], None
+        """Every mailbox's Guid, by nextLink paging; the time it took is kept in ``listing_seconds``."""
+        guids, url, started = [], None, time.monotonic()
         while True:
             data = self.invoke("Get-Mailbox", {"ResultSize": "Unlimited"}, url=url).json()
             guids.extend(record["Guid"] for record in data.get("value", []))
             url = data.get("@odata.nextLink")
             if not url:
+                self.listing_seconds = time.monotonic() - started
                 return guids
 
 

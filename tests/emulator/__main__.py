@@ -38,6 +38,8 @@ def parser():
                              help="what Add-MailboxPermission answers for a grant that exists (default warning)")
             sub.add_argument("--retry-after-style", choices=("decimal", "integer"), default=None,
                              help="Retry-After of throttled calls (default decimal)")
+            sub.add_argument("--clock-skew", type=float, default=None,
+                             help="seconds the service's clock (Date header, WhenCreated/WhenChanged) is ahead")
         if name == "start":
             sub.add_argument("--timeout", type=float, default=120.0)
     return main

@@ -397,6 +397,7 @@ def add_mailbox_permission(call):
     name = recipient.trustee_name
     with tenant.lock:
         acl = tenant.editable_acl(mailbox)
+        tenant.touch(mailbox)  # assumption: a permission write moves WhenChanged (README)
         same = [ace for ace in acl if not ace.inherited and ace.deny == deny and ace.user.lower() == name.lower()]
         if any(all(right in ace.rights for right in rights) for ace in same):
             return _already_present(call, recipient, mailbox, name)
@@ -428,6 +429,7 @@ def remove_mailbox_permission(call):
             text = NOT_PRESENT[call.lang] % (mailbox.distinguished_name(tenant.domain), _account(recipient, name))
             return call.answer([], [text])
         acl = tenant.editable_acl(mailbox)
+        tenant.touch(mailbox)
         for ace in [ace for ace in acl if not ace.inherited and ace.deny == deny and ace.user.lower() == name.lower()]:
             ace.rights = [right for right in ace.rights if right not in rights]
             if not ace.rights:

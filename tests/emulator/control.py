@@ -13,7 +13,8 @@ import requests
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPTION_FLAGS = ("mailboxes", "seed", "port", "latency_ms", "latency_ms_max", "read_rate", "read_burst", "write_rate",
                 "write_burst", "max_concurrency", "token_lifetime", "nextlink_ttl", "replication_delay",
-                "granted_fraction", "granted_user", "transfer_rate", "existing_grant_answer", "retry_after_style")
+                "granted_fraction", "granted_user", "transfer_rate", "existing_grant_answer", "retry_after_style",
+                "clock_skew")
 
 
 class EmulatorError(RuntimeError):
@@ -193,6 +194,10 @@ class EmulatorControl:
         if replication_delay is not None:
             body["replication_delay"] = replication_delay
         return self._call("POST", "mailboxes", body)["mailboxes"]
+
+    def update_mailbox(self, identity, **changes):
+        """Change a mailbox's attributes (department, custom_attribute1, type, display_name); moves its WhenChanged."""
+        return self._call("POST", "mailboxes/update", {"identity": identity, "changes": changes})
 
     def mailboxes(self, offset=0, limit=1000):
         """Compact rows of the tenant's mailboxes in listing order: {"total": n, "mailboxes": [...]}."""

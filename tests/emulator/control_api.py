@@ -41,6 +41,9 @@ def handle(handler, method, parts, query, body):
             return _sink(handler, method)
         if method == "POST" and route == "mailboxes":
             return _add_mailboxes(handler, body or {})
+        if method == "POST" and route == "mailboxes/update":
+            mailbox = engine.tenant.update_mailbox(body.get("identity") or "", body.get("changes") or {})
+            return reply(200, engine.records.record(mailbox))
         if method == "GET" and route == "mailboxes":
             return _list_mailboxes(handler, query)
         if route == "acl" and method == "GET":
@@ -126,6 +129,7 @@ def _set_acl(tenant, body):
             if mailbox is None:
                 raise ValueError("no mailbox %r" % identity)
             acl = tenant.editable_acl(mailbox)
+            tenant.touch(mailbox)
             if body.get("replace"):
                 acl[:] = [ace for ace in acl if ace.inherited or ace.user == "NT AUTHORITY\\SELF"]
             acl.extend(_ace(tenant, row) for row in rows)

@@ -27,10 +27,10 @@ DEFAULTS = {
     "token_lifetime": 3599, "nextlink_ttl": 300.0, "replication_delay": 0.0,
     "granted_fraction": 0.0, "granted_user": None,
     # 12.5 MB/s (100 Mbit/s): a page of 1,000 full Get-Mailbox objects (~14 MB) takes about a second.
-    "transfer_rate": 12_500_000.0, "existing_grant_answer": "warning", "retry_after_style": "decimal",
+    "transfer_rate": 12_500_000.0, "clock_skew": 0.0, "existing_grant_answer": "warning", "retry_after_style": "decimal",
 }
 NUMBER_KEYS = ("latency_ms", "latency_ms_max", "read_rate", "read_burst", "write_rate", "write_burst", "max_concurrency",
-               "token_lifetime", "nextlink_ttl", "replication_delay", "transfer_rate")
+               "token_lifetime", "nextlink_ttl", "replication_delay", "transfer_rate", "clock_skew")
 CHOICE_KEYS = {"existing_grant_answer": ("warning", "silent", "error"), "retry_after_style": ("decimal", "integer")}
 RUNTIME_KEYS = NUMBER_KEYS + tuple(CHOICE_KEYS)
 FOREIGN_HOST = "https://exchange.attacker.invalid"
@@ -192,6 +192,7 @@ class Engine:
         if {"write_rate", "write_burst"} & set(changes):
             self.writes.configure(config["write_rate"], config["write_burst"] or config["write_rate"])
         self.concurrency.limit = config["max_concurrency"]
+        self.tenant.clock_skew = config["clock_skew"]
         self.authority.token_lifetime = config["token_lifetime"]
         return dict(config)
 

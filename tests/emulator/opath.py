@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import re
 
-from .tenant import FILTERABLE
+from .tenant import DATE_FILTERABLE, FILTERABLE
 
 
 class FilterError(ValueError):
@@ -139,22 +139,30 @@ def _like(pattern):
     return lambda value: bool(regex.match(value))
 
 
+# Date values in the en-US culture the client asks for with Accept-Language: the documented
+# example is '8/1/2017 2:00:00 PM' (filter-properties.md); a date alone and ISO 8601 are also taken.
+DATE_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
+
+
 def _as_date(value):
-    text = str(value).strip().replace("Z", "+00:00")
-    for parser in (datetime.datetime.fromisoformat, lambda t: datetime.datetime.strptime(t, "%m/%d/%Y")):
+    text = str(value).strip()
+    for form in DATE_FORMATS:
         try:
-            parsed = parser(text)
+            return datetime.datetime.strptime(text, form).replace(tzinfo=datetime.timezone.utc)
         except ValueError:
             continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
-    raise FilterError("syntax", 1)
+    try:
+        parsed = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise FilterError("syntax", 1) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
 
 
 def _comparison(prop, operator, value):
     def get(recipient):
         return recipient.prop(prop)
 
-    if prop.startswith("whencreated"):
+    if prop in DATE_FILTERABLE:
         when = _as_date(value) if value is not None else None
         ops = {"-eq": lambda a: a == when, "-ne": lambda a: a != when, "-gt": lambda a: when is not None and a > when,
                "-ge": lambda a: when is not None and a >= when, "-lt": lambda a: when is not None and a < when,

@@ -281,7 +281,8 @@ class MailboxRecords:
                           "firstNameLastName:" + _dtmf(first + last)],
             "WindowsEmailAddress": mailbox.smtp, "Identity": mailbox.name, "Id": mailbox.name, "Name": mailbox.name,
             "DistinguishedName": mailbox.distinguished_name(self.domain),
-            "WhenChanged": created, "WhenCreated": created, "WhenChangedUTC": created_utc, "WhenCreatedUTC": created_utc,
+            "WhenChanged": _stamp(mailbox.changed), "WhenCreated": created,
+            "WhenChangedUTC": _stamp(mailbox.changed, utc=True), "WhenCreatedUTC": created_utc,
             "ExchangeObjectId": guid[24:] + guid[8:24] + guid[:8], "Guid": guid,
         }
 

@@ -87,7 +87,7 @@ class Handler(BaseHTTPRequestHandler):
             payload = encode(body).encode()
             headers.setdefault("Content-Type", JSON_TYPE)
         reason = self.responses.get(status, ("Unknown",))[0]
-        lines = ["HTTP/1.1 %d %s" % (status, reason), "Date: " + self.date_time_string(),
+        lines = ["HTTP/1.1 %d %s" % (status, reason), "Date: " + self.date_time_string(self.engine.tenant.now().timestamp()),
                  "Server: Microsoft-IIS/10.0", "request-id: " + str(uuid.uuid4()), "Content-Length: %d" % len(payload)]
         lines.extend("%s: %s" % (name, value) for name, value in headers.items())
         if self.close_connection:

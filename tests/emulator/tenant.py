@@ -60,7 +60,7 @@ class Recipient:
     """One recipient. ``index`` is its position in creation order among mailboxes (-1 for others)."""
 
     __slots__ = ("index", "rtd", "upn", "alias", "name", "display", "guid", "edoid", "exguid", "dept", "ca1",
-                 "hidden", "created", "smtp", "proxies", "visible_at", "seeded", "external")
+                 "hidden", "created", "changed", "smtp", "proxies", "visible_at", "seeded", "external")
 
     def __init__(self, index, rtd, upn, alias, name, display, guids, dept="", ca1="", hidden=False, created=None,
                  smtp=None, proxies=(), external=""):
@@ -75,6 +75,8 @@ class Recipient:
         self.ca1 = ca1
         self.hidden = hidden
         self.created = created or FIRST_CREATED
+        # WhenChanged: creation, attribute changes and permission writes move it (see README).
+        self.changed = self.created
         self.smtp = smtp or upn
         self.proxies = tuple(proxies)
         self.visible_at = 0.0
@@ -158,8 +160,8 @@ class Recipient:
             "HiddenFromAddressListsEnabled": self.hidden,
             "WhenCreated": created,
             "WhenCreatedUTC": created.replace("+00:00", "Z"),
-            "WhenChanged": created,
-            "WhenChangedUTC": created.replace("+00:00", "Z"),
+            "WhenChanged": _iso(self.changed),
+            "WhenChangedUTC": _iso(self.changed).replace("+00:00", "Z"),
             "OrganizationalUnit": "%s/Microsoft Exchange Hosted Organizations/%s" % (ORG_DC.lower() + ".prod.outlook.com",
                                                                                      domain),
             "IsDirSynced": False,
@@ -188,12 +190,18 @@ _PROPS = {
     "hiddenfromaddresslistsenabled": lambda r: r.hidden,
     "whencreated": lambda r: r.created,
     "whencreatedutc": lambda r: r.created,
+    "whenmailboxcreated": lambda r: r.created,
+    "whenchanged": lambda r: r.changed,
+    "whenchangedutc": lambda r: r.changed,
     "guid": lambda r: r.guid,
     "externaldirectoryobjectid": lambda r: r.edoid,
     "emailaddresses": lambda r: r.email_addresses(),
     "ewsenabled": lambda r: None,  # a Get-CASMailbox property: org.py's CasView supplies the value
 }
 FILTERABLE = frozenset(_PROPS)
+DATE_FILTERABLE = frozenset(name for name in _PROPS if name.startswith("when"))
+# Fields of a mailbox the control API may change (POST /_emulator/mailboxes/update).
+UPDATABLE = {"department": "dept", "custom_attribute1": "ca1", "type": "rtd", "display_name": "display"}
 
 
 class Ace:
@@ -263,6 +271,8 @@ class Tenant:
         self.mailbox_index = {}
         self.recipient_index = {}
         self.acl_changes = {}
+        self.attribute_changes = {}  # guid -> the attributes before the first update, for reset()
+        self.clock_skew = 0.0  # seconds the service's clock is ahead of the real one (runtime key clock_skew)
         self.extensions = {}  # state of other cmdlet families (org.py), dropped by reset()
         self.granted_fraction = granted_fraction
         self.service_account_upn = "%s@%s" % (service_account, domain)
@@ -381,7 +391,7 @@ class Tenant:
         """Append mailboxes (control API); returns them. Raises ValueError on a clash."""
         created = []
         with self.lock:
-            now = datetime.datetime.now(datetime.timezone.utc)
+            now = self.now()
             specs = list(specs or []) + [{} for _index in range(int(count or 0))]
             for spec in specs:
                 self.added_counter += 1
@@ -418,9 +428,43 @@ class Tenant:
                     if self.recipient_index.get(key) is mailbox:
                         del self.recipient_index[key]
             del self.mailboxes[self.seeded_count:]
+            for guid, before in self.attribute_changes.items():
+                mailbox = self.mailbox_index.get(guid)  # None for an added mailbox, gone already
+                for attribute, value in before.items() if mailbox is not None else ():
+                    setattr(mailbox, attribute, value)
+            self.attribute_changes.clear()
             self.acl_changes.clear()
             self.extensions.clear()
             self.added_counter = 0
+
+    def now(self):
+        """The service's clock (whole seconds, as directory times are), ``clock_skew`` ahead of the real one."""
+        now = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=self.clock_skew)
+        return now.replace(microsecond=0)
+
+    def touch(self, mailbox):
+        """A change to the mailbox object moves its WhenChanged (call with the lock held)."""
+        if mailbox.guid not in self.attribute_changes:
+            self.attribute_changes[mailbox.guid] = {"changed": mailbox.changed}
+        mailbox.changed = self.now()
+
+    def update_mailbox(self, identity, changes):
+        """Change attributes of a mailbox (control API), as an admin or a sync would; returns it."""
+        unknown = sorted(set(changes) - set(UPDATABLE))
+        if unknown:
+            raise ValueError("cannot update %s; updatable: %s" % (", ".join(unknown), ", ".join(sorted(UPDATABLE))))
+        with self.lock:
+            mailbox = self.find_mailbox(identity)
+            if mailbox is None:
+                raise ValueError("no mailbox %r" % identity)
+            if "type" in changes and changes["type"] not in MAILBOX_RTDS:
+                raise ValueError("not a mailbox type: %s" % changes["type"])
+            self.touch(mailbox)
+            before = self.attribute_changes[mailbox.guid]
+            for name, value in changes.items():
+                before.setdefault(UPDATABLE[name], getattr(mailbox, UPDATABLE[name]))
+                setattr(mailbox, UPDATABLE[name], value)
+        return mailbox
 
     # -- lookups ---------------------------------------------------------------------
 

@@ -171,3 +171,57 @@ def test_identity_not_found_is_404(exo_client):
         "'AMSPR01A005DC01.EURPR01A005.prod.outlook.com'.")
     assert "innererror" in error
     assert exo_client.invoke("Get-Recipient", {"Identity": "nobody"}).status_code == 404
+
+
+# -- directory times: WhenCreated/WhenChanged filters and the service's clock ------------------
+
+def _changed_since(exo_client, when, prop="WhenChangedUTC"):
+    found, _w, _p = exo_client.list_all("Get-Mailbox", {"ResultSize": "Unlimited", "Filter": "%s -gt '%s'" % (
+        prop, when.strftime("%m/%d/%Y %I:%M:%S %p"))}, select=["Guid", "UserPrincipalName", "WhenChangedUTC"])
+    return found
+
+
+def _service_now(exo_client):
+    import email.utils  # pylint: disable=import-outside-toplevel
+    response = exo_client.invoke("Get-Mailbox", {"Identity": "svc-mse"})
+    return email.utils.parsedate_to_datetime(response.headers["Date"])
+
+
+def test_date_filters_take_the_documented_en_us_format_and_see_new_mailboxes(exo, exo_client):
+    import datetime  # pylint: disable=import-outside-toplevel
+    before = _service_now(exo_client) - datetime.timedelta(seconds=1)
+    assert _changed_since(exo_client, before) == []
+    added = exo.control.add_mailboxes(count=2)
+    for prop in ("WhenChangedUTC", "WhenCreatedUTC", "WhenMailboxCreated", "WhenChanged", "WhenCreated"):
+        assert {m["Guid"] for m in _changed_since(exo_client, before, prop)} == {m["Guid"] for m in added}, prop
+    # ISO 8601 and a date alone are read too; a value that is no date is a filter error
+    iso, _w, _p = exo_client.list_all("Get-Mailbox", {"Filter": "WhenChangedUTC -gt '%s'" % before.strftime(
+        "%Y-%m-%dT%H:%M:%SZ")}, select=["Guid"])
+    assert len(iso) == 2
+    response = exo_client.invoke("Get-Mailbox", {"Filter": "WhenChangedUTC -gt 'yesterday'"})
+    assert response.status_code == 400 and "Invalid filter syntax" in response.text
+
+
+def test_permission_writes_and_attribute_changes_move_when_changed(exo, exo_client):
+    import datetime  # pylint: disable=import-outside-toplevel
+    rows = exo.control.mailboxes(offset=5, limit=2)["mailboxes"]
+    before = _service_now(exo_client) - datetime.timedelta(seconds=1)
+    exo_client.call("Add-MailboxPermission", {"Identity": rows[0]["Guid"], "User": exo.info["service_account"],
+                                              "AccessRights": ["FullAccess"], "AutoMapping": False})
+    exo.control.update_mailbox(rows[1]["Guid"], department="Sales")
+    changed = _changed_since(exo_client, before)
+    assert {m["Guid"] for m in changed} == {rows[0]["Guid"], rows[1]["Guid"]}
+    assert all(m["WhenChangedUTC"].endswith("Z") for m in changed)
+    exo.control.reset()
+    assert _changed_since(exo_client, before) == []
+    assert exo.control.mailboxes(offset=6, limit=1)["mailboxes"][0]["Department"] == rows[1]["Department"]
+
+
+def test_clock_skew_moves_the_date_header_and_the_directory_times(exo, exo_client):
+    import datetime  # pylint: disable=import-outside-toplevel
+    exo.control.config(clock_skew=-7200)
+    service = _service_now(exo_client)
+    assert abs((datetime.datetime.now(datetime.timezone.utc) - service).total_seconds() - 7200) < 5
+    added = exo.control.add_mailboxes(count=1)[0]
+    assert abs(datetime.datetime.fromisoformat(added["WhenCreatedUTC"][:19]).replace(
+        tzinfo=datetime.timezone.utc).timestamp() - service.timestamp()) < 5

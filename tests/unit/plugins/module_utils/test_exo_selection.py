@@ -7,8 +7,11 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selec
     Scope,
     SelectionError,
     Trustee,
+    changed_since_filter,
     check_address,
     compile_query,
+    opath_time,
+    scope_key,
 )
 
 TRUSTEE = Trustee({"UserPrincipalName": "svc@contoso.com", "PrimarySmtpAddress": "svc@contoso.com", "Guid": "g-svc"})
@@ -43,3 +46,21 @@ def test_bad_query_and_bad_address_fail_with_a_fix():
     with pytest.raises(SelectionError, match="user@domain"):
         check_address("user", "svc-mse")
     check_address("user", "svc@contoso.com")
+
+
+def test_incremental_filter_uses_the_documented_en_us_date_form_and_keeps_the_users_filter():
+    assert opath_time(1501596000) == "8/1/2017 2:00:00 PM"  # filter-properties.md's example
+    assert opath_time(1501545600) == "8/1/2017 12:00:00 AM"
+    assert changed_since_filter(None, 1501596000) == \
+        "(WhenChangedUTC -gt '8/1/2017 2:00:00 PM') -or (WhenCreatedUTC -gt '8/1/2017 2:00:00 PM')"
+    assert changed_since_filter("Department -eq 'Sales'", 1501596000).startswith("(Department -eq 'Sales') -and (")
+
+
+def test_scope_key_changes_with_every_scope_option_but_not_with_case_or_order():
+    base = {"recipient_type_details": ["UserMailbox", "SharedMailbox"], "filter": None, "query": None,
+            "exclude": ["a@contoso.com", "B@contoso.com"]}
+    assert scope_key(base) == scope_key(dict(base, recipient_type_details=["sharedmailbox", "UserMailbox"],
+                                             exclude=["b@contoso.com", "A@contoso.com"]))
+    for change in ({"filter": "Department -eq 'Sales'"}, {"query": "Alias"}, {"exclude": []},
+                   {"recipient_type_details": None}):
+        assert scope_key(dict(base, **change)) != scope_key(base)

@@ -205,3 +205,34 @@ def test_long_runs_save_periodically(tmp_path):
     ticks.now += 61
     grants.save_if_due()
     assert "x" in json.loads(path.read_text())["grants"]["t|u"]
+
+
+def test_listing_marks_merge_the_later_one_and_a_revoke_drops_those_before_it(tmp_path):
+    path = str(tmp_path / "state.json")
+    first = VerifiedGrants(path, "tenant", "svc@a.com", 3600)
+    second = VerifiedGrants(path, "tenant", "svc@a.com", 3600)
+    first.mark_listing("scope-1", since=1000.0, full=900.0)
+    first.save()
+    second.mark_listing("scope-1", since=800.0, full=950.0)  # a job sharing the file, started earlier
+    second.mark_listing("scope-2", since=700.0, full=700.0)
+    second.save()
+    reloaded = VerifiedGrants(path, "tenant", "svc@a.com", 3600)
+    assert reloaded.listing_mark("scope-1") == {"since": 1000.0, "full": 950.0}
+    assert reloaded.listing_mark("scope-2") == {"since": 700.0, "full": 700.0}
+    assert VerifiedGrants(path, "tenant", "other@a.com", 3600).listing_mark("scope-1") is None
+    reloaded.revoke_listings(850.0)
+    reloaded.save()
+    late = VerifiedGrants(path, "tenant", "svc@a.com", 3600)
+    assert late.listing_mark("scope-1") == {"since": 1000.0, "full": 950.0} and late.listing_mark("scope-2") is None
+    # a run that started before the revoke cannot bring its mark back
+    late.mark_listing("scope-2", since=800.0, full=800.0)
+    late.save()
+    assert VerifiedGrants(path, "tenant", "svc@a.com", 3600).listing_mark("scope-2") is None
+
+
+@pytest.mark.parametrize("mark", [{"since": "1000", "full": 900}, {"since": -5, "full": 900}, {"since": 1e400, "full": 1},
+                                  {"since": 1000}, "1000", None, {"since": True, "full": 900}])
+def test_listing_marks_that_are_not_plain_times_are_ignored(tmp_path, mark):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"version": 1, "grants": {}, "listings": {"tenant|svc@a.com": {"scopes": {"s": mark}}}}))
+    assert VerifiedGrants(str(path), "tenant", "svc@a.com", 3600).listing_mark("s") is None

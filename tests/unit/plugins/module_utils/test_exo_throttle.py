@@ -125,3 +125,55 @@ def test_retry_after_that_is_not_a_finite_number_is_ignored(value):
 
 def test_retry_after_may_be_decimal():
     assert parse_retry_after("0.75") == 0.75
+
+
+def test_pacer_measures_the_budget_since_the_last_cut_and_ignores_429s_to_earlier_sends():
+    clock = FakeClock()
+    pacer = RatePacer(clock=clock, window=2.0, margin=1.0, growth=0.0, cool_down=2.0)
+    for dummy in range(5):  # a burst: 500 accepted in half a second
+        clock.now += 0.1
+        pacer.record_accepted(100)
+    assert pacer.record_throttled(sent_at=clock.now - 0.1)
+    inflated = pacer.rate
+    cut_at = clock.now
+    clock.now += 0.05
+    assert not pacer.record_throttled(sent_at=cut_at - 0.01)  # in flight before the cut: old news
+    assert pacer.rate == inflated
+    for dummy in range(20):  # the budget is 150/s: that is all it accepted since the cut
+        clock.now += 0.1
+        pacer.record_accepted(15)
+    assert pacer.record_throttled(sent_at=clock.now - 0.05)
+    assert pacer.rate == pytest.approx(300 / 2.05)
+    clock.now += 0.1  # a 429 to a send after the cut, within the cool-down: one cut per cool-down
+    assert not pacer.record_throttled(sent_at=clock.now - 0.05)
+    assert pacer.rate == pytest.approx(300 / 2.05)
+
+
+def test_pacer_cuts_again_before_the_cool_down_only_when_the_budget_is_plainly_empty():
+    clock = FakeClock()
+    pacer = RatePacer(clock=clock, window=2.0, margin=1.0, growth=0.0, cool_down=2.0)
+    for dummy in range(5):
+        clock.now += 0.1
+        pacer.record_accepted(100)
+    assert pacer.record_throttled(sent_at=clock.now)
+    for dummy in range(6):  # 0.6 s: 60 accepted, 40 answered 429 (sent after the cut)
+        clock.now += 0.1
+        pacer.record_accepted(10)
+        pacer.record_throttled(sent_at=clock.now - 0.05, count=0)
+    assert pacer.record_throttled(sent_at=clock.now - 0.05, count=40)
+    assert pacer.rate == pytest.approx(60 / 0.6)
+
+
+def test_pacer_is_not_walked_down_by_a_few_random_429s():
+    clock = FakeClock()
+    pacer = RatePacer(clock=clock, window=2.0, margin=0.95, growth=0.05, cool_down=2.0)
+    for dummy in range(10):
+        clock.now += 0.1
+        pacer.record_accepted(20)
+    pacer.record_throttled(sent_at=clock.now)
+    first = pacer.rate
+    for dummy in range(100):  # ten seconds at the pace, one 429 in twenty answers
+        clock.now += 0.1
+        pacer.record_accepted(19)
+        pacer.record_throttled(sent_at=clock.now - 0.05, count=1)
+    assert pacer.rate > 0.8 * first
