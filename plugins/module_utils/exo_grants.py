@@ -232,6 +232,8 @@ class GrantEngine:
     @staticmethod
     def _ambiguous(call, outcome):
         """What makes a write's answer unconvincing, or None when it confirms the change."""
+        if isinstance(outcome, ExoError):
+            return outcome.message  # the failure message already says "<cmdlet> failed"
         return ambiguity(outcome, sends=call.attempts)
 
     def _after_write(self, call, outcome, resubmit, confirmed):
