@@ -579,11 +579,11 @@ class ExoClient:
         url = urljoin(self.invoke_url, str(link))
         if _origin(url) != self._origin:
             raise ExoError("the listing's next-page link points to %s://%s, not to exchange_url; the module refuses to "
-                           "send the token there, so the listing is incomplete and nothing was changed."
+                           "send the token there, so the listing is incomplete."
                            % (urlsplit(url).scheme, urlsplit(url).netloc), kind="refused_link", cmdlet=cmdlet)
         if url in seen:
-            raise ExoError("Exchange Online returned the same next-page link twice; the listing would never end, so "
-                           "nothing was changed. Run again later.", kind="listing_loop", cmdlet=cmdlet)
+            raise ExoError("Exchange Online returned the same next-page link twice; the listing would never end. "
+                           "Run again later.", kind="listing_loop", cmdlet=cmdlet)
         seen.add(url)
         return url
 
@@ -614,7 +614,7 @@ class ExoClient:
             if not page.next_link:
                 return
             url = self._next_url(page.next_link, seen, cmdlet)
-        raise ExoError("the listing did not end after %d pages; nothing was changed" % MAX_PAGES,
+        raise ExoError("the listing did not end after %d pages" % MAX_PAGES,
                        kind="listing_loop", cmdlet=cmdlet)
 
     def batch(self, calls):

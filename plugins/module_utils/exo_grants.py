@@ -112,9 +112,12 @@ class GrantEngine:
         """Start checking up to ``room`` more mailboxes; False once every mailbox was started.
 
         The runner takes mailboxes as its backlog drains, so the per-mailbox calls of a
-        large tenant are never all in memory at once.
+        large tenant are never all in memory at once. A None from the mailboxes means "none
+        listed yet, more to come" (see exo_selection.ListingFeed).
         """
         for mailbox in self._waiting:
+            if mailbox is None:
+                return True
             if self.state == "present" and not self.recreate and self.verified is not None \
                     and self.verified.is_fresh(mailbox.identity):
                 self.report.unchanged += 1

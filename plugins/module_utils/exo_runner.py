@@ -53,6 +53,9 @@ MAX_EXPIRED_RESENDS = 5
 # Calls queued (ready or delayed) below which run() asks its feed for more work: enough to
 # keep every allowed batch busy, few enough that 100,000 mailboxes never sit in memory as calls.
 FEED_BACKLOG = 1000
+# How long the dispatcher waits before asking a feed again that had nothing to give yet (a
+# listing still on its way): short, so calls start as soon as a listing page arrives.
+FEED_POLL = 0.02
 # The circuit opens when this share of the last BREAKER_WINDOW sends failed.
 BREAKER_WINDOW = 40
 BREAKER_THRESHOLD = 0.8
@@ -197,7 +200,9 @@ class BatchRunner:
         """Dispatch until every submitted call (and every follow-up) is settled.
 
         ``feed(room)``, when given, submits up to ``room`` more calls and returns False once it
-        has nothing more to give: work is taken as the backlog drains, not all at once.
+        has nothing more to give: work is taken as the backlog drains, not all at once. A feed
+        that has nothing yet but may have more later (a listing on its way) returns True; it is
+        asked again within FEED_POLL seconds.
         """
         feeding = feed is not None
         with ThreadPoolExecutor(max_workers=2 * self.max_concurrency, thread_name_prefix="exo-batch") as pool:
@@ -219,10 +224,13 @@ class BatchRunner:
                         busy[klass] += 1
                 if not in_flight and not self._pending() and (not feeding or self.aborted is not None):
                     break
+                timeout = self._wait_time()
+                if feeding and self._backlog() < FEED_BACKLOG:
+                    timeout = min(timeout, FEED_POLL)
                 if in_flight:
-                    done, _pending = wait(list(in_flight), timeout=self._wait_time(), return_when=FIRST_COMPLETED)
+                    done, _pending = wait(list(in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
                 else:
-                    self._sleep(self._wait_time())
+                    self._sleep(timeout)
                     done = ()
                 for future in done:
                     klass, calls, sent_at = in_flight.pop(future)

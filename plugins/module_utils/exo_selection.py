@@ -15,7 +15,9 @@ import datetime
 import hashlib
 import json
 import re
+import threading
 import traceback
+from collections import deque
 
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_client import ExoError
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_errors import ConfigurationError
@@ -312,12 +314,93 @@ def plan_listing(params, verified, server_time):
     return plan
 
 
-def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None, page_size=1000, changed_since=None):
+class ListingStopped(Exception):
+    """The run no longer wants the listing (it stopped): end it quietly."""
+
+
+class ListingFeed:
+    """Mailboxes handed to the grant engine while the listing is still on its way.
+
+    Listing 100,000 mailboxes is 100 sequential pages (about half a minute); the grants that
+    follow take minutes at the tenant's write budget. The listing runs on its own thread and
+    puts each mailbox in scope here as its page arrives, so the first grants start after
+    the first page instead of the last. What a listing that fails half way leaves behind is
+    only grants on mailboxes Exchange Online listed as in scope; the run then fails with the
+    listing's error and reports what it did, and records no listing mark (nothing is ever
+    decided, recorded or removed on the strength of an incomplete listing).
+    """
+
+    def __init__(self):
+        self._queue = deque()
+        self._finished = threading.Event()
+        self._stop = threading.Event()
+        self._thread = None
+        self._cut_short = False
+        self.error = None   # what ended the listing early (an exception, raised again by the run)
+        self.fed = 0        # mailboxes handed over so far
+
+    def start(self, list_into):
+        """Run ``list_into(self)`` on a thread; it calls put() for every mailbox in scope."""
+        def work():
+            try:
+                list_into(self)
+            except ListingStopped:
+                self._cut_short = True
+            except Exception as exc:  # pylint: disable=broad-exception-caught
+                self.error = exc  # raised again on the run's thread, traceback kept
+            finally:
+                self._finished.set()
+
+        self._thread = threading.Thread(target=work, name="exo-listing", daemon=True)
+        self._thread.start()
+        return self
+
+    def put(self, mailbox):
+        """Hand one listed mailbox over (listing thread)."""
+        self.check()
+        self._queue.append(mailbox)
+        self.fed += 1
+
+    def check(self):
+        """Raise ListingStopped when the run stopped: no further page is asked for."""
+        if self._stop.is_set():
+            raise ListingStopped()
+
+    def stop(self):
+        """The run is over: the listing ends at its next page."""
+        self._stop.set()
+
+    @property
+    def finished(self):
+        """True once the listing ended, however."""
+        return self._finished.is_set()
+
+    @property
+    def complete(self):
+        """True once the listing ended by itself, without an error."""
+        return self._finished.is_set() and self.error is None and not self._cut_short
+
+    def mailboxes(self):
+        """The listed mailboxes, in order; None while none is waiting but more may come; ends with the listing."""
+        while True:
+            if self._queue:
+                yield self._queue.popleft()
+            elif self._finished.is_set():
+                if not self._queue:  # put() may have run between the two looks
+                    return
+            else:
+                yield None
+
+
+def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None, page_size=1000, changed_since=None,
+                   sink=None):
     """Every mailbox in scope, listed on the server (paged) and narrowed by ``scope``.
 
     An expired next-page link restarts the listing; mailboxes already seen are not
     counted twice. A listing that cannot be completed raises: it never narrows the scope.
-    With ``changed_since``, only mailboxes created or changed after it are listed.
+    With ``changed_since``, only mailboxes created or changed after it are listed. With
+    ``sink`` (a ListingFeed), each mailbox is put there as its page arrives and nothing is
+    returned.
     """
     parameters = {"ResultSize": "Unlimited"}
     if recipient_type_details:
@@ -332,6 +415,8 @@ def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None
         try:
             stale = 0
             for page in client.iter_pages("Get-Mailbox", parameters, page_size=page_size, select=select):
+                if sink is not None:
+                    sink.check()
                 fresh = 0
                 for record in page:
                     key = str(record.get("Guid") or record.get("PrimarySmtpAddress")) if isinstance(record, dict) else None
@@ -340,14 +425,17 @@ def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None
                     seen.add(key)
                     fresh += 1
                     mailbox = scope.admit(record)
-                    if mailbox is not None:
+                    if mailbox is None:
+                        continue
+                    if sink is not None:
+                        sink.put(mailbox)
+                    else:
                         selected.append(mailbox)
                 stale = 0 if fresh else stale + 1
                 if page and stale >= MAX_STALE_PAGES:
                     raise ExoError("Exchange Online kept returning pages of mailboxes already listed; the listing would "
-                                   "never end, so nothing was changed. Run again later.", kind="listing_loop",
-                                   cmdlet="Get-Mailbox")
-            return selected
+                                   "never end. Run again later.", kind="listing_loop", cmdlet="Get-Mailbox")
+            return None if sink is not None else selected
         except ExoError as exc:
             if exc.kind == "next_link_expired" and attempt < MAX_LISTING_RESTARTS:
                 continue
@@ -406,11 +494,15 @@ def check_selection(params):
         raise SelectionError("max_concurrency must be between 1 and 64")
 
 
-def select_mailboxes(client, params, scope, changed_since=None):
-    """The mailboxes in scope: an explicit ``mailboxes`` list (all must exist) or a server-side listing."""
+def select_mailboxes(client, params, scope, changed_since=None, sink=None):
+    """The mailboxes in scope: an explicit ``mailboxes`` list (all must exist) or a server-side listing.
+
+    With ``sink``, a listing puts each mailbox there as its page arrives; an explicit list
+    is looked up whole first (every name must exist before anything is handed over).
+    """
     if params["mailboxes"] is None:
         return list_mailboxes(client, scope, params["recipient_type_details"], params["filter"],
-                              changed_since=changed_since)
+                              changed_since=changed_since, sink=sink)
     names = list(dict.fromkeys(name.strip() for name in params["mailboxes"] if name and name.strip()))
     mailboxes, unknown, errors = resolve_listed(client, scope, names, max_concurrency=params["max_concurrency"])
     if unknown:
@@ -418,4 +510,8 @@ def select_mailboxes(client, params, scope, changed_since=None):
                              "remove them from mailboxes (new mailboxes may take a few minutes to appear)." % ", ".join(unknown))
     if errors:
         raise SelectionError("could not look up every mailbox in mailboxes, so nothing was changed: %s" % "; ".join(errors))
+    if sink is not None:
+        for mailbox in mailboxes:
+            sink.put(mailbox)
+        return None
     return mailboxes

@@ -31,6 +31,12 @@ description:
     any mailbox failed. One mailbox's failure never stops the others.
   - With O(state_file), grants verified recently are trusted without a request, so an onboarding run costs the listing
     plus the new mailboxes.
+  - Mailboxes are handled as the listing's pages arrive, so on a large tenant the grants do not wait for the last page.
+    A listing that breaks off half way fails the task with its error, after the mailboxes already listed (all of them
+    in scope) were handled and reported; nothing is recorded or removed on the strength of an incomplete listing, and
+    the next run picks up the rest. Bad options, an unknown trustee and an OPATH filter Exchange Online refuses fail
+    before the first page, so before anything changes. With O(query) the whole listing is read first, so a query that
+    fails on some mailbox's data also stops the run before any change.
 author:
   - mimecast_mse.sync_engine contributors (@mimecast-mse)
 extends_documentation_fragment:
@@ -275,10 +281,12 @@ listing:
   description:
     - How the mailboxes were found. C(mode) is V(full), V(incremental) (only those created or changed after
       C(changed_since), UTC, see O(state_file)) or V(explicit) (O(mailboxes)); C(reason) says why.
+    - C(complete) is V(false) when the listing broke off (the task then fails with the listing's error, and
+      RV(counts) and RV(changed_mailboxes) say what was done with the mailboxes listed before that).
   returned: when the trustee was resolved
   type: dict
   sample: {"mode": "incremental", "reason": "the state file holds a complete listing of this scope",
-           "changed_since": "2026-12-04T15:20:07Z"}
+           "changed_since": "2026-12-04T15:20:07Z", "complete": true}
 requests:
   description:
     - What the run cost against the tenant's throttling budget.
@@ -301,6 +309,7 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_repor
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runner import BatchRunner
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
     JMESPATH_IMPORT_ERROR,
+    ListingFeed,
     Scope,
     SelectionError,
     check_address,
@@ -346,7 +355,7 @@ class FullAccessRun:
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.trustee = self.scope = self.runner = self.engine = self.verified = self.plan = None
+        self.trustee = self.scope = self.runner = self.engine = self.verified = self.plan = self.listing = None
 
     def run(self):
         """Resolve the trustee, select the mailboxes, bring each to the desired state; returns the result."""
@@ -361,14 +370,22 @@ class FullAccessRun:
                 self.verified.check_writable()
         # The Date of the trustee lookup's answer: the service's time before the listing starts.
         self.plan = plan_listing(params, self.verified, client.server_time)
-        mailboxes = self.select(client)
+        self.scope = Scope(params["exclude"], params["query"], self.trustee)
         self.runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
         self.engine = GrantEngine(
             self.runner, self.trustee, state=params["state"], check_mode=module.check_mode,
             auto_mapping=params["auto_mapping"], inheritance_type=params["inheritance_type"],
             recreate=params["recreate_existing"], replication_wait=params["replication_wait"], verified=self.verified,
         )
-        self.engine.run(mailboxes)
+        # Mailboxes are handled as the listing pages arrive (see ListingFeed).
+        self.listing = ListingFeed().start(lambda sink: self.select(client, sink))
+        try:
+            self.engine.run(self.listing.mailboxes())
+        finally:
+            self.listing.stop()
+        if self.listing.error is not None and self.runner.aborted is None:
+            # The listing broke off: what it listed was handled (reported with the error), nothing more.
+            raise self.listing.error
         result = self.result()
         if self.runner.aborted is not None:
             # The run stopped early: the reason and its fix come first, then what was done.
@@ -383,25 +400,34 @@ class FullAccessRun:
                 module.fail_json(**result)
         return result
 
-    def select(self, client):
-        """The mailboxes to handle, listed incrementally when the plan allows it (full when the service refuses)."""
+    def select(self, client, sink):
+        """Put the mailboxes to handle into ``sink``, listed incrementally when the plan allows it (full when refused).
+
+        Runs on the listing thread. With a ``query``, the whole listing is read before the
+        first mailbox is handed over: a query that fails on some mailbox's data is bad input,
+        and bad input stops the run before anything changes.
+        """
         params = self.params
-        self.scope = Scope(params["exclude"], params["query"], self.trustee)
-        if self.plan.mode != "incremental":
-            return select_mailboxes(client, params, self.scope)
+        streaming = params["query"] is None
+        changed_since = self.plan.since if self.plan.mode == "incremental" else None
         try:
-            mailboxes = select_mailboxes(client, params, self.scope, changed_since=self.plan.since)
-            # Only what changed was listed: an exclude entry that matched none of it says nothing.
-            self.scope.unmatched_excludes.clear()
-            return mailboxes
+            self._list(client, sink if streaming else None, changed_since, sink)
         except ExoError as exc:
-            if exc.kind != "bad_request":
+            if changed_since is None or exc.kind != "bad_request" or sink.fed:
                 raise
             # The service did not take the date filter: list everything rather than guess.
             self.plan.mode, self.plan.since = "full", None
             self.plan.reason = "Exchange Online refused the date filter (%s)" % exc.message[:200]
             self.scope = Scope(params["exclude"], params["query"], self.trustee)
-            return select_mailboxes(client, params, self.scope)
+            self._list(client, sink if streaming else None, None, sink)
+
+    def _list(self, client, stream_to, changed_since, sink):
+        mailboxes = select_mailboxes(client, self.params, self.scope, changed_since=changed_since, sink=stream_to)
+        for mailbox in mailboxes or ():
+            sink.put(mailbox)
+        if changed_since is not None:
+            # Only what changed was listed: an exclude entry that matched none of it says nothing.
+            self.scope.unmatched_excludes.clear()
 
     def record_listing(self, client):
         """Record the listing mark when every listed mailbox was handled; a revoke drops the marks."""
@@ -412,7 +438,7 @@ class FullAccessRun:
         mark = self.plan.mark()
         # A mailbox that failed was listed because it changed after the old mark: keeping the
         # old mark lists it again next time.
-        if mark is not None and self.runner.aborted is None and not report.failed:
+        if mark is not None and self.listing.complete and self.runner.aborted is None and not report.failed:
             self.verified.mark_listing(self.plan.scope, *mark)
 
     def result(self):
@@ -420,12 +446,14 @@ class FullAccessRun:
         result = build_result(self.params, self.trustee, self.scope, self.engine.report, self.runner, self.module.client,
                               check_mode=self.module.check_mode, diff=self.module._diff)
         result["listing"] = self.plan.as_result()
+        result["listing"]["complete"] = self.listing is not None and self.listing.complete
         return result
 
     def progress(self):
         """A snapshot of the counts so far, for the progress file (read from another thread: counters only)."""
         scope, engine, client = self.scope, self.engine, self.module.client
-        snapshot = {"phase": "granting" if engine is not None else "listing" if scope is not None else "starting",
+        listing = self.listing
+        snapshot = {"phase": "starting" if listing is None else "granting" if listing.finished else "listing",
                     "listed": scope.listed if scope is not None else 0,
                     "selected": scope.listed - scope.excluded if scope is not None else 0}
         if engine is not None:

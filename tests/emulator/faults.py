@@ -89,6 +89,7 @@ class FaultRule:
         self.chunk_bytes = max(int(spec.get("bytes", 16)), 1)
         self.every_ms = max(float(spec.get("every_ms", 100)), 0.0)
         self.after = bool(spec.get("after"))
+        self.skip = max(int(spec.get("skip", 0)), 0)
         self._check()
         self.applied = 0
 
@@ -176,6 +177,9 @@ class Faults:
                 if rule.kind in ONE_SHOT or not rule.matches(site, cmdlet):
                     continue
                 if (rule.kind in TERMINAL and drawn.terminal is not None) or rule.kind in drawn.modifiers:
+                    continue
+                if rule.skip:
+                    rule.skip -= 1  # this matching unit passes untouched
                     continue
                 if rule.probability is not None and self.rng.random() >= rule.probability:
                     continue

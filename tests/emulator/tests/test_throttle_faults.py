@@ -87,6 +87,13 @@ def test_status_fault_with_count_and_cmdlet(exo, exo_client):
     assert exo_client.call("Get-MailboxPermission", {"Identity": guid, "User": SVC})["value"] == []  # it did happen
 
 
+def test_skip_lets_the_first_matching_calls_through(exo, exo_client):
+    exo.control.add_faults({"kind": "status", "status": 503, "skip": 2, "count": 1, "cmdlet": "Get-Mailbox"})
+    assert exo_client.invoke("Get-Recipient", {"ResultSize": 1}).status_code == 200  # not matched, not counted
+    assert [exo_client.invoke("Get-Mailbox", {"ResultSize": 1}).status_code for _ in range(4)] == [200, 200, 503, 200]
+    assert exo.control.faults() == []
+
+
 def test_drop_fault(exo, exo_client):
     exo.control.add_faults({"kind": "drop", "count": 2})
     for _index in range(2):
