@@ -46,16 +46,24 @@ except ImportError:
 else:
     MSAL_IMPORT_ERROR = None
 
-try:
-    # MSAL depends on cryptography; we use it to check a certificate file before MSAL reads it
-    # and to compute the thumbprint older MSAL versions need (see certificate_credential).
-    from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
-except ImportError:
-    load_pem_private_key = pkcs12 = x509 = hashes = None
-    UnsupportedAlgorithm = ValueError
+
+def _cryptography():
+    """cryptography's parts for certificate files, or None when it is missing.
+
+    MSAL depends on cryptography; we use it to check a certificate file before MSAL reads it
+    and to compute the thumbprint older MSAL versions need (see certificate_credential).
+    Imported on first use: a secret or token login (most runs) is spared its ~70 ms import.
+    """
+    # pylint: disable=import-outside-toplevel
+    try:
+        from cryptography import x509
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key, pkcs12
+    except ImportError:
+        return None
+    return {"x509": x509, "UnsupportedAlgorithm": UnsupportedAlgorithm, "hashes": hashes,
+            "load_pem_private_key": load_pem_private_key, "pkcs12": pkcs12}
 
 
 def _version_tuple(text):
@@ -280,27 +288,29 @@ def _checked_password(load, password, unreadable):
     """
     if load is None:
         return bool(password)
+    refused = (TypeError, ValueError, _cryptography()["UnsupportedAlgorithm"])
     if password:
         try:
             load(password.encode("utf-8"))
             return True
-        except (TypeError, ValueError, UnsupportedAlgorithm):
+        except refused:
             pass  # a wrong password, or a key that is not encrypted at all
     try:
         load(None)
-    except (TypeError, ValueError, UnsupportedAlgorithm):
+    except refused:
         raise AuthError(unreadable) from None
     return False
 
 
 def pem_thumbprint(data, certificate_path):
     """SHA-1 thumbprint (hex) of the first certificate in a PEM file, as Entra ID shows it."""
+    crypto = _cryptography()
     try:
-        cert = x509.load_pem_x509_certificate(data)
+        cert = crypto["x509"].load_pem_x509_certificate(data)
     except ValueError:
         raise AuthError("the certificate in %s cannot be read: it is damaged or not PEM" % certificate_path) from None
     # SHA-1 is what the x5t header of MSAL before 1.35 names a certificate by, not a security choice.
-    return cert.fingerprint(hashes.SHA1()).hex().upper()  # nosec
+    return cert.fingerprint(crypto["hashes"].SHA1()).hex().upper()  # nosec
 
 
 def certificate_credential(certificate_path, certificate_password=None):
@@ -310,8 +320,9 @@ def certificate_credential(certificate_path, certificate_password=None):
     with open(certificate_path, "rb") as handle:
         data = handle.read()
     password_fix = ("Fix: pass the key's password as certificate_password (or AZURE_CLIENT_CERTIFICATE_PASSWORD)")
+    crypto = _cryptography()
     if certificate_path.lower().endswith((".pfx", ".p12")):
-        load = None if pkcs12 is None else (lambda secret: pkcs12.load_key_and_certificates(data, secret))
+        load = None if crypto is None else (lambda secret: crypto["pkcs12"].load_key_and_certificates(data, secret))
         unreadable = ("%s cannot be opened: certificate_password is missing or wrong, or the file is not PKCS#12. %s"
                       % (certificate_path, password_fix))
         credential = {"private_key_pfx_path": certificate_path}
@@ -320,7 +331,7 @@ def certificate_credential(certificate_path, certificate_password=None):
         if "PRIVATE KEY" not in pem or "BEGIN CERTIFICATE" not in pem:
             raise AuthError("certificate_path %s must hold both the private key and the certificate in PEM, "
                             "or be a .pfx/.p12 file" % certificate_path)
-        load = None if load_pem_private_key is None else (lambda secret: load_pem_private_key(data, secret))
+        load = None if crypto is None else (lambda secret: crypto["load_pem_private_key"](data, secret))
         if "ENCRYPTED" in pem:
             unreadable = ("the private key in %s is encrypted and certificate_password is missing or wrong. %s"
                           % (certificate_path, password_fix))

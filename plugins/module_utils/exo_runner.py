@@ -123,8 +123,12 @@ class BatchRunner:
                  on_progress=None):
         self.client = client
         self.max_concurrency = max_concurrency
-        # Reads and writes have separate budgets, so each class finds its own concurrency.
-        self.limiters = {klass: AdaptiveConcurrency(initial=initial_concurrency, maximum=max_concurrency, clock=clock)
+        # Reads and writes have separate budgets, so each class finds its own concurrency. Reads
+        # start with a slow start (their budget is the larger, and a re-run is nothing but reads);
+        # writes, budgeted tighter, grow by one per round, so a run does not open with a burst of
+        # 429s on the budget every admin tool of the tenant shares.
+        self.limiters = {klass: AdaptiveConcurrency(initial=initial_concurrency, maximum=max_concurrency, clock=clock,
+                                                   slow_start=klass == "read")
                          for klass in CLASSES}
         self.pacers = {klass: RatePacer(clock=clock) for klass in CLASSES}
         self.cool = CoolDown(clock=clock)

@@ -56,6 +56,10 @@ class SelectionError(ConfigurationError):
     """The scope or trustee cannot be used; the message says what to fix."""
 
 
+class ListingStopped(Exception):
+    """The run no longer wants the listing (it stopped): end it quietly."""
+
+
 class Mailbox:
     """What a run needs to know about one mailbox."""
 
@@ -185,16 +189,28 @@ def resolve_trustee(client, user):
 class Scope:
     """Client-side narrowing: exclude list, JMESPath query, and the trustee's own mailbox."""
 
-    def __init__(self, exclude, query, trustee):
+    def __init__(self, exclude, query, trustee=None):
         self.exclude = {str(name).lower() for name in exclude or []}
         self.query = compile_query(query)
         self.trustee = trustee
+        # A listing may start before the trustee lookup answers; no record is judged before it did.
+        self._trustee_known = threading.Event()
+        if trustee is not None:
+            self._trustee_known.set()
         self.listed = 0
         self.excluded = 0
         self.unmatched_excludes = set(self.exclude)
 
+    def set_trustee(self, trustee):
+        """The trustee is known (None: the run stopped before it was; the listing then ends)."""
+        self.trustee = trustee
+        self._trustee_known.set()
+
     def admit(self, record):
         """Return a Mailbox for a record in scope, None (counted) for one left out."""
+        self._trustee_known.wait()
+        if self.trustee is None:
+            raise ListingStopped()
         self.listed += 1
         names = identities_of(record)
         hit = names & self.exclude
@@ -314,10 +330,6 @@ def plan_listing(params, verified, server_time):
     return plan
 
 
-class ListingStopped(Exception):
-    """The run no longer wants the listing (it stopped): end it quietly."""
-
-
 class ListingFeed:
     """Mailboxes handed to the grant engine while the listing is still on its way.
 
@@ -390,6 +402,16 @@ class ListingFeed:
                     return
             else:
                 yield None
+
+
+def plan_turns_on_trustee(params, holds_listings):
+    """True when the listing plan may depend on the trustee's listing marks (an incremental listing is possible).
+
+    Otherwise the listing is full (or explicit) whoever the trustee is, and may go out together
+    with the trustee lookup. ``holds_listings()`` says whether the state file has marks of this tenant.
+    """
+    return params["mailboxes"] is None and params["state"] == "present" and bool(params["state_file"]) \
+        and not params["recreate_existing"] and params["state_max_age"] > 0 and holds_listings()
 
 
 def list_mailboxes(client, scope, recipient_type_details=None, opath_filter=None, page_size=1000, changed_since=None,

@@ -67,6 +67,24 @@ def _newer(mine, theirs):
     return mine < 0 <= theirs or (mine < 0) == (theirs < 0)
 
 
+def holds_listings(path, tenant):
+    """True when the file at ``path`` may hold listing marks of ``tenant`` (for any trustee).
+
+    Without any, a run's listing is full whoever the trustee turns out to be, so it may start
+    before the trustee lookup answers. An unreadable file answers True: the usual path then
+    reports what is wrong with it.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            listings = json.load(handle).get("listings")
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError, AttributeError):
+        return True
+    prefix = "%s|" % str(tenant).lower()
+    return not isinstance(listings, dict) or any(str(key).startswith(prefix) for key in listings)
+
+
 class VerifiedGrants:
     """Verified-grant timestamps of one (tenant, trustee), backed by a JSON file."""
 

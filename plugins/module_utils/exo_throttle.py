@@ -65,8 +65,12 @@ class AdaptiveConcurrency:
     owns it is single-threaded.
     """
 
-    def __init__(self, initial=4, minimum=1, maximum=32, cool_down=2.0, clock=time.monotonic):
+    def __init__(self, initial=4, minimum=1, maximum=32, cool_down=2.0, clock=time.monotonic, slow_start=False):
         self.minimum = minimum
+        # Until the first throttling, grow by one per clean batch (the limit doubles every round,
+        # TCP's slow start): a short run reaches the tenant's budget in a round or two instead
+        # of one slot per round. The first 429 ends it for good.
+        self.slow_start = slow_start
         self.maximum = max(maximum, minimum)
         self.limit = float(min(max(initial, minimum), self.maximum))
         self.cool_down = cool_down
@@ -84,7 +88,11 @@ class AdaptiveConcurrency:
     def record_clean(self):
         """A batch came back without throttling."""
         self._clean += 1
-        if self._clean >= self.slots and self.limit < self.maximum:
+        if self.slow_start and self.limit < self.maximum:
+            self.limit = min(self.maximum, self.limit + 1)
+            self.peak = max(self.peak, self.slots)
+            self._clean = 0
+        elif self._clean >= self.slots and self.limit < self.maximum:
             self.limit = min(self.maximum, self.limit + 1)
             self.peak = max(self.peak, self.slots)
             self._clean = 0
@@ -92,6 +100,7 @@ class AdaptiveConcurrency:
     def record_throttled(self):
         """A batch (or part of it) was answered 429."""
         self._clean = 0
+        self.slow_start = False
         now = self._clock()
         if self._last_decrease is not None and now - self._last_decrease < self.cool_down:
             return

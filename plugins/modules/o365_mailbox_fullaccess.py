@@ -310,15 +310,21 @@ from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_runne
 from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_selection import (
     JMESPATH_IMPORT_ERROR,
     ListingFeed,
+    ListingPlan,
     Scope,
     SelectionError,
     check_address,
     check_selection,
     plan_listing,
+    plan_turns_on_trustee,
     resolve_trustee,
     select_mailboxes,
 )
-from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import StateFileError, VerifiedGrants
+from ansible_collections.mimecast_mse.sync_engine.plugins.module_utils.exo_state import (
+    StateFileError,
+    VerifiedGrants,
+    holds_listings,
+)
 
 ARGUMENT_SPEC = dict(
     user=dict(type="str", required=True),
@@ -361,24 +367,40 @@ class FullAccessRun:
         """Resolve the trustee, select the mailboxes, bring each to the desired state; returns the result."""
         params, module = self.params, self.module
         check_params(params)
-        client = module.connect(pool_size=params["max_concurrency"])
-        self.trustee = resolve_trustee(client, params["user"])
-        if params["state_file"]:
-            self.verified = VerifiedGrants(params["state_file"], client.tenant_id, self.trustee.upn,
-                                           params["state_max_age"] * 3600)
-            if not module.check_mode:
-                self.verified.check_writable()
-        # The Date of the trustee lookup's answer: the service's time before the listing starts.
-        self.plan = plan_listing(params, self.verified, client.server_time)
-        self.scope = Scope(params["exclude"], params["query"], self.trustee)
+        # One connection more than the batches: the listing runs beside them.
+        client = module.connect(pool_size=params["max_concurrency"] + 1)
+        self.scope = Scope(params["exclude"], params["query"])
+        early = not plan_turns_on_trustee(params, lambda: holds_listings(params["state_file"], client.tenant_id))
+        if early:
+            # The listing is full whoever the trustee is: its first page goes out with the trustee
+            # lookup, and no mailbox is judged (or handed on) before the lookup answered.
+            self.plan = ListingPlan("explicit" if params["mailboxes"] is not None else "full", "")
+            self.listing = ListingFeed().start(lambda sink: self.select(client, sink))
+        try:
+            self.prepare(client)
+        except BaseException:
+            self.scope.set_trustee(None)  # a listing waiting for the trustee ends
+            raise
+        if early:
+            # Decided again now that the trustee is known, for its reason and the listing mark: the
+            # Date of the answers to the lookup and the first page, sent together, stands for the
+            # listing's start (LISTING_MARGIN covers the difference). A mark another run recorded
+            # meanwhile does not make a listing that is already full incremental.
+            plan = plan_listing(params, self.verified, client.server_time)
+            if plan.mode == "incremental":
+                plan.mode, plan.since, plan.full = "full", None, None
+                plan.reason = "the listing had started before another run recorded its listing mark"
+            self.plan = plan
+        self.scope.set_trustee(self.trustee)
         self.runner = BatchRunner(client, max_concurrency=params["max_concurrency"])
         self.engine = GrantEngine(
             self.runner, self.trustee, state=params["state"], check_mode=module.check_mode,
             auto_mapping=params["auto_mapping"], inheritance_type=params["inheritance_type"],
             recreate=params["recreate_existing"], replication_wait=params["replication_wait"], verified=self.verified,
         )
-        # Mailboxes are handled as the listing pages arrive (see ListingFeed).
-        self.listing = ListingFeed().start(lambda sink: self.select(client, sink))
+        if self.listing is None:
+            # Mailboxes are handled as the listing pages arrive (see ListingFeed).
+            self.listing = ListingFeed().start(lambda sink: self.select(client, sink))
         try:
             self.engine.run(self.listing.mailboxes())
         finally:
@@ -400,6 +422,19 @@ class FullAccessRun:
                 module.fail_json(**result)
         return result
 
+    def prepare(self, client):
+        """The trustee, the state file and (when the listing waited for them) the listing plan."""
+        params = self.params
+        self.trustee = resolve_trustee(client, params["user"])
+        if params["state_file"]:
+            self.verified = VerifiedGrants(params["state_file"], client.tenant_id, self.trustee.upn,
+                                           params["state_max_age"] * 3600)
+            if not self.module.check_mode:
+                self.verified.check_writable()
+        if self.plan is None:
+            # The Date of the trustee lookup's answer: the service's time before the listing starts.
+            self.plan = plan_listing(params, self.verified, client.server_time)
+
     def select(self, client, sink):
         """Put the mailboxes to handle into ``sink``, listed incrementally when the plan allows it (full when refused).
 
@@ -418,7 +453,7 @@ class FullAccessRun:
             # The service did not take the date filter: list everything rather than guess.
             self.plan.mode, self.plan.since = "full", None
             self.plan.reason = "Exchange Online refused the date filter (%s)" % exc.message[:200]
-            self.scope = Scope(params["exclude"], params["query"], self.trustee)
+            self.scope = Scope(params["exclude"], params["query"], self.scope.trustee)
             self._list(client, sink if streaming else None, None, sink)
 
     def _list(self, client, stream_to, changed_since, sink):

@@ -56,6 +56,23 @@ def test_concurrency_grows_one_per_clean_round():
     assert limiter.peak == 6
 
 
+def test_slow_start_doubles_per_round_until_the_first_throttle_then_grows_by_one_per_round():
+    limiter = AdaptiveConcurrency(initial=4, maximum=32, clock=FakeClock(), slow_start=True)
+    for dummy in range(4):  # one round of four clean batches
+        limiter.record_clean()
+    assert limiter.slots == 8
+    for dummy in range(8):
+        limiter.record_clean()
+    assert limiter.slots == 16
+    limiter.record_throttled()
+    slots = limiter.slots
+    assert slots == int(16 * DECREASE_FACTOR)
+    for dummy in range(slots):
+        limiter.record_clean()
+    assert limiter.slots == slots + 1  # additive again, for good
+
+
+
 def test_concurrency_shrinks_once_per_burst_and_never_below_minimum():
     clock = FakeClock()
     limiter = AdaptiveConcurrency(initial=16, maximum=32, cool_down=2.0, clock=clock)

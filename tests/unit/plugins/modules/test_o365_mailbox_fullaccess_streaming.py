@@ -42,13 +42,14 @@ def granted(exo, identity):
                and not row.get("IsInherited") for row in exo.control.acl(identity)["acl"])
 
 
-def break_the_listing_after_its_first_page(exo):
-    """Page 1's next link points to another host, which the module refuses: the listing stops there.
+def break_the_listing_after_its_second_page(exo):
+    """Page 2's next link points to another host, which the module refuses: the listing stops there.
 
-    The first Get-Mailbox answer, the trustee lookup's, passes untouched.
+    The trustee lookup and page 1 go out together (either may answer first) and pass untouched;
+    page 2 is asked for only after both answered.
     """
     exo.control.add_faults({"kind": "nextlink", "target": "foreign", "cmdlet": "Get-Mailbox", "where": "invoke",
-                            "skip": 1, "count": 1})
+                            "skip": 2, "count": 1})
 
 
 def test_grants_start_before_the_last_listing_page_arrives(exo, capsys, tmp_path):
@@ -69,15 +70,15 @@ def test_grants_start_before_the_last_listing_page_arrives(exo, capsys, tmp_path
 
 
 def test_a_listing_that_breaks_off_fails_after_handling_what_it_listed_and_the_next_run_finishes(exo, capsys, tmp_path):
-    exo.control.add_mailboxes(count=1500)
+    exo.control.add_mailboxes(count=2500)
     total = exo.control.mailboxes(limit=1)["total"]
     args = args_for(exo, state_file=str(tmp_path / "state.json"))
-    break_the_listing_after_its_first_page(exo)
+    break_the_listing_after_its_second_page(exo)
     broken = run(args, capsys)
     assert broken["failed"] and "refuses to send the token" in broken["msg"]
-    # What it did is reported, and is exactly what reached the tenant: page 1's mailboxes, each granted once.
+    # What it did is reported, and is exactly what reached the tenant: pages 1 and 2, each mailbox granted once.
     assert broken["changed"] is True and broken["listing"]["complete"] is False
-    assert broken["counts"]["listed"] == 1000 and broken["counts"]["failed"] == 0
+    assert broken["counts"]["listed"] == 2000 and broken["counts"]["failed"] == 0
     assert broken["counts"]["changed"] == writes(exo) == broken["counts"]["selected"]
     assert all(granted(exo, address) for address in broken["changed_mailboxes"][:20])
     assert "granted" in broken["msg"]
@@ -94,8 +95,8 @@ def test_a_listing_that_breaks_off_fails_after_handling_what_it_listed_and_the_n
 
 def test_with_a_query_a_broken_listing_changes_nothing(exo, capsys):
     # A query can fail on any mailbox's data, so its run reads the whole listing before the first change.
-    exo.control.add_mailboxes(count=1500)
-    break_the_listing_after_its_first_page(exo)
+    exo.control.add_mailboxes(count=2500)
+    break_the_listing_after_its_second_page(exo)
     result = run(args_for(exo, query="RecipientTypeDetails == 'UserMailbox'"), capsys)
     assert result["failed"] and "refuses to send the token" in result["msg"]
     assert not result.get("changed") and writes(exo) == 0
@@ -117,8 +118,8 @@ def test_a_query_that_fails_on_a_later_page_stops_the_run_before_any_change(exo,
 
 
 def test_check_mode_with_a_broken_listing_writes_nothing_and_reports_what_it_would_have_done(exo, capsys):
-    exo.control.add_mailboxes(count=1500)
-    break_the_listing_after_its_first_page(exo)
+    exo.control.add_mailboxes(count=2500)
+    break_the_listing_after_its_second_page(exo)
     result = run(args_for(exo), capsys, check=True)
     assert result["failed"] and result["listing"]["complete"] is False
     assert writes(exo) == 0
