@@ -288,16 +288,20 @@ def _checked_password(load, password, unreadable):
     """
     if load is None:
         return bool(password)
-    refused = (TypeError, ValueError, _cryptography()["UnsupportedAlgorithm"])
+    unsupported = _cryptography()["UnsupportedAlgorithm"]
     if password:
         try:
             load(password.encode("utf-8"))
             return True
-        except refused:
-            pass  # a wrong password, or a key that is not encrypted at all
+        except Exception as exc:  # pylint: disable=broad-exception-caught
+            if not isinstance(exc, (TypeError, ValueError, unsupported)):
+                raise
+            # a wrong password, or a key that is not encrypted at all
     try:
         load(None)
-    except refused:
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        if not isinstance(exc, (TypeError, ValueError, unsupported)):
+            raise
         raise AuthError(unreadable) from None
     return False
 

@@ -127,9 +127,11 @@ class BatchRunner:
         # start with a slow start (their budget is the larger, and a re-run is nothing but reads);
         # writes, budgeted tighter, grow by one per round, so a run does not open with a burst of
         # 429s on the budget every admin tool of the tenant shares.
-        self.limiters = {klass: AdaptiveConcurrency(initial=initial_concurrency, maximum=max_concurrency, clock=clock,
-                                                   slow_start=klass == "read")
-                         for klass in CLASSES}
+        self.limiters = {
+            klass: AdaptiveConcurrency(initial=initial_concurrency, maximum=max_concurrency, clock=clock,
+                                       slow_start=klass == "read")
+            for klass in CLASSES
+        }
         self.pacers = {klass: RatePacer(clock=clock) for klass in CLASSES}
         self.cool = CoolDown(clock=clock)
         self.breaker = CircuitBreaker()
