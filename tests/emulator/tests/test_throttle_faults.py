@@ -90,7 +90,7 @@ def test_status_fault_with_count_and_cmdlet(exo, exo_client):
 def test_skip_lets_the_first_matching_calls_through(exo, exo_client):
     exo.control.add_faults({"kind": "status", "status": 503, "skip": 2, "count": 1, "cmdlet": "Get-Mailbox"})
     assert exo_client.invoke("Get-Recipient", {"ResultSize": 1}).status_code == 200  # not matched, not counted
-    assert [exo_client.invoke("Get-Mailbox", {"ResultSize": 1}).status_code for _ in range(4)] == [200, 200, 503, 200]
+    assert [exo_client.invoke("Get-Mailbox", {"ResultSize": 1}).status_code for dummy in range(4)] == [200, 200, 503, 200]
     assert exo.control.faults() == []
 
 

@@ -72,7 +72,6 @@ def test_slow_start_doubles_per_round_until_the_first_throttle_then_grows_by_one
     assert limiter.slots == slots + 1  # additive again, for good
 
 
-
 def test_concurrency_shrinks_once_per_burst_and_never_below_minimum():
     clock = FakeClock()
     limiter = AdaptiveConcurrency(initial=16, maximum=32, cool_down=2.0, clock=clock)
